@@ -1,0 +1,1 @@
+"""The track_time function."""

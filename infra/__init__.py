@@ -1,0 +1,1 @@
+"""The CDK app of the RPM/RTM billing pipeline."""
