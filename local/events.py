@@ -65,7 +65,7 @@ def rest_event(
         raw = json.dumps(body)
         hdrs.setdefault("Content-Type", "application/json")
     if isinstance(query, str):
-        multi = {k: v for k, v in parse_qs(query, keep_blank_values=True).items()}
+        multi = dict(parse_qs(query, keep_blank_values=True))
     else:
         multi = {k: [v] for k, v in (query or {}).items()}
     request_context: dict[str, Any] = {

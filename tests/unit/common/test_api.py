@@ -91,7 +91,11 @@ def test_handle_non_utf8_body_is_4xx(app: ApiApp) -> None:
     claims = claims_for("Admin", "org1")
     # When
     status, _, body = call(
-        app, "POST", "/v1/deployments/dep1/things", body=b"\xff\xfe{", headers={"Content-Type": "application/json"},
+        app,
+        "POST",
+        "/v1/deployments/dep1/things",
+        body=b"\xff\xfe{",
+        headers={"Content-Type": "application/json"},
         claims=claims,
     )
     # Then

@@ -320,7 +320,9 @@ class ApiApp:
             return error_body(401, "unauthorized", "a valid token is required")
         spec = self.match(method, path)
         if spec is not None:
-            logger.append_keys(user_id=principal.user_id, org_id=principal.org_id, route=f"{spec.method} {spec.template}")
+            logger.append_keys(
+                user_id=principal.user_id, org_id=principal.org_id, route=f"{spec.method} {spec.template}"
+            )
             if not principal.may(spec.action):
                 logger.info("audit access denied", action=spec.action.value, role=principal.primary_role, status=403)
                 return error_body(403, "forbidden", "your role may not do this")

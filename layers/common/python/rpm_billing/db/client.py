@@ -73,7 +73,7 @@ def to_item(data: dict[str, Any]) -> dict[str, Any]:
 
 def to_value(value: Any) -> dict[str, Any]:
     """Serialise one value to DynamoDB JSON."""
-    return _serializer.serialize(value)  # type: ignore[no-any-return]
+    return dict(_serializer.serialize(value))
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:

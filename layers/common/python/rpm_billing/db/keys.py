@@ -1,25 +1,25 @@
 """Key design of the single table. Every key starts with the tenant (organisation), so no read or write can
 reach another tenant's item: tenant isolation is in the key condition itself. Ids are opaque.
 
-=========================  ====================================  =======================================  ==========================================  ======================
-Item                       PK                                    SK                                       GSI1PK                                      GSI1SK
-=========================  ====================================  =======================================  ==========================================  ======================
-Deployment billing config  ORG#{org}#DEP#{dep}                   CONFIG                                   ORG#{org}#DEPLOYMENTS                       {dep}
-Evaluation run             ORG#{org}#DEP#{dep}                   EVAL#{evaluation_id}                     -                                           -
-Patient profile            ORG#{org}#PAT#{pat}                   PROFILE                                  ORG#{org}#DEP#{dep}#PATIENTS                {billing_state}#{pat}
-Enrollment (episode)       ORG#{org}#PAT#{pat}                   ENROLLMENT                               ORG#{org}#DEP#{dep}#ENROLLED (active only)  {pat}
-Patient-month aggregate    ORG#{org}#PAT#{pat}                   MONTH#{YYYY-MM}                          ORG#{org}#DEP#{dep}#MONTH#{YYYY-MM}         {pat}
-Time entry                 ORG#{org}#PAT#{pat}                   ENTRY#{YYYY-MM}#{entry_id}               -                                           -
-Busy minutes (overlaps)    ORG#{org}#PAT#{pat}                   BUSY#{user}#{YYYY-MM-DDTHH} (UTC hour)   -                                           -
-Readings of a local day    ORG#{org}#PAT#{pat}                   RDAY#{YYYY-MM-DD}                        -                                           -
-Appointment                ORG#{org}#PAT#{pat}                   APPT#{appointment_id}                    -                                           -
-Physician order document   ORG#{org}#PAT#{pat}                   DOC#{document_id}                        -                                           -
-Billing record             ORG#{org}#PAT#{pat}                   RECORD#{YYYY-MM}#{code}#{period_start}   ORG#{org}#DEP#{dep}#RECORDS#{YYYY-MM}       {pat}#{code}#{period_start}
-Export job                 ORG#{org}#EXPORT#{export_id}          EXPORT                                   -                                           -
-Export quota counter       ORG#{org}#QUOTA#{user}#{YYYY-MM-DD}   QUOTA                                    -                                           -
-Idempotency marker         IDEM#{sha(user, Idempotency-Key)}     IDEM                                     -                                           -
-Audit record               AUDIT#{org}#{YYYY-MM-DD}#{shard}      {iso instant}#{ulid}                     -                                           -
-=========================  ====================================  =======================================  ==========================================  ======================
+Item                        PK / SK                                        GSI1PK / GSI1SK
+--------------------------  ---------------------------------------------  -----------------------------------------
+Deployment billing config   ORG#{org}#DEP#{dep} / CONFIG                   ORG#{org}#DEPLOYMENTS / {dep}
+Evaluation run              ORG#{org}#DEP#{dep} / EVAL#{evaluation_id}     -
+Patient profile             ORG#{org}#PAT#{pat} / PROFILE                  ORG#{org}#DEP#{dep}#PATIENTS / {state}#{pat}
+Enrollment (episode)        ORG#{org}#PAT#{pat} / ENROLLMENT               ORG#{org}#DEP#{dep}#ENROLLED / {pat} (active)
+Patient-month aggregate     ORG#{org}#PAT#{pat} / MONTH#{YYYY-MM}          ORG#{org}#DEP#{dep}#MONTH#{YYYY-MM} / {pat}
+Time entry                  ORG#{org}#PAT#{pat} / ENTRY#{YYYY-MM}#{entry}  -
+Busy minutes (overlaps)     ORG#{org}#PAT#{pat} / BUSY#{user}#{UTC hour}   -
+Readings of a local day     ORG#{org}#PAT#{pat} / RDAY#{YYYY-MM-DD}        -
+Appointment                 ORG#{org}#PAT#{pat} / APPT#{appointment_id}    -
+Physician order document    ORG#{org}#PAT#{pat} / DOC#{document_id}        -
+Billing record              ORG#{org}#PAT#{pat} /                          ORG#{org}#DEP#{dep}#RECORDS#{YYYY-MM} /
+                            RECORD#{YYYY-MM}#{code}#{period_start}         {pat}#{code}#{period_start}
+Export job                  ORG#{org}#EXPORT#{export_id} / EXPORT          -
+Export quota counter        ORG#{org}#QUOTA#{user}#{YYYY-MM-DD} / QUOTA    -
+Idempotency marker          IDEM#{sha(user, Idempotency-Key)} / IDEM       -
+Audit record                AUDIT#{org}#{YYYY-MM-DD}#{shard} /             -
+                            {iso instant}#{ulid}
 
 Access patterns (architecture §4):
 
