@@ -17,6 +17,8 @@ class Settings(BaseModel):
     documents_bucket: str = "rpm-billing-documents"
     exports_bucket: str = "rpm-billing-exports"
     state_machine_arn: str = ""
+    #: Bucket for workflow work files (monthly evaluation batch manifests under ``runs/``).
+    work_bucket: str = "rpm-billing-work"
     export_worker_function: str = ""
     #: Lifetime of presigned links, seconds (capped at 900 whatever the environment says).
     presign_ttl_seconds: int = Field(default=300, ge=30, le=900)
@@ -36,6 +38,7 @@ _ENV = {
     "documents_bucket": "DOCUMENTS_BUCKET",
     "exports_bucket": "EXPORTS_BUCKET",
     "state_machine_arn": "STATE_MACHINE_ARN",
+    "work_bucket": "WORK_BUCKET",
     "export_worker_function": "EXPORT_WORKER_FUNCTION",
     "presign_ttl_seconds": "PRESIGN_TTL_SECONDS",
     "export_daily_quota": "EXPORT_DAILY_QUOTA",

@@ -5,6 +5,8 @@ Item                        PK / SK                                        GSI1P
 --------------------------  ---------------------------------------------  -----------------------------------------
 Deployment billing config   ORG#{org}#DEP#{dep} / CONFIG                   ORG#{org}#DEPLOYMENTS / {dep}
 Evaluation run              ORG#{org}#DEP#{dep} / EVAL#{evaluation_id}     -
+Evaluation run counter      ORG#{org}#DEP#{dep} / EVALRUNS#{YYYY-MM}       -
+Billing-enabled deployment  DEPLOYMENTS / ORG#{org}#DEP#{dep}              -
 Patient profile             ORG#{org}#PAT#{pat} / PROFILE                  ORG#{org}#DEP#{dep}#PATIENTS / {state}#{pat}
 Enrollment (episode)        ORG#{org}#PAT#{pat} / ENROLLMENT               ORG#{org}#DEP#{dep}#ENROLLED / {pat} (active)
 Patient-month aggregate     ORG#{org}#PAT#{pat} / MONTH#{YYYY-MM}          ORG#{org}#DEP#{dep}#MONTH#{YYYY-MM} / {pat}
@@ -80,6 +82,20 @@ ENROLLMENT_SK = "ENROLLMENT"
 
 def evaluation_sk(evaluation_id: str) -> str:
     return f"EVAL#{evaluation_id}"
+
+
+def evaluation_runs_sk(month: str) -> str:
+    """The per-deployment, per-month run counter (``runs`` N) that numbers evaluations r1, r2, ..."""
+    return f"EVALRUNS#{month}"
+
+
+#: Registry of billing-enabled deployments across organisations, read by the monthly trigger: one item per
+#: deployment, PK ``DEPLOYMENTS`` / SK ``ORG#{org}#DEP#{dep}`` (opaque ids only, no PHI).
+ALL_DEPLOYMENTS_PK = "DEPLOYMENTS"
+
+
+def deployment_registry_sk(org_id: str, deployment_id: str) -> str:
+    return f"ORG#{org_id}#DEP#{deployment_id}"
 
 
 def month_sk(month: str) -> str:
