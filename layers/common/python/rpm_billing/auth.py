@@ -53,9 +53,7 @@ _ALL = frozenset(Role)
 #: The authorisation matrix (architecture §5). Extend, never loosen.
 PERMISSIONS: Mapping[Action, frozenset[Role]] = {
     Action.CONFIGURE: frozenset({Role.ADMIN}),
-    Action.READ_CONFIG: frozenset(
-        {Role.ADMIN, Role.ACCESS_CONTROLLER, Role.DEPLOYMENT_STAFF, Role.ORGANISATION_STAFF}
-    ),
+    Action.READ_CONFIG: frozenset({Role.ADMIN, Role.ACCESS_CONTROLLER, Role.DEPLOYMENT_STAFF, Role.ORGANISATION_STAFF}),
     Action.ENROLL: frozenset({Role.ADMIN, Role.ACCESS_CONTROLLER, Role.DEPLOYMENT_STAFF, Role.ORGANISATION_STAFF}),
     Action.TRACK: _ALL,
     Action.READ: _ALL,
