@@ -1,0 +1,102 @@
+"""HTTP API of the evaluation function: live billing status, worklist, on-demand runs and billing records.
+
+Routes (api.md "Billing status, worklist, evaluation"):
+
+- ``GET /v1/patients/{patient_id}/billing/status?as_of=YYYY-MM-DD``: one BatchGetItem; 409 ``not_enrolled``
+  when the patient has no active enrollment.
+- ``GET /v1/deployments/{deployment_id}/billing/worklist?code=&month=&limit=&cursor=``
+- ``POST /v1/deployments/{deployment_id}/billing/evaluations`` ``{"month"}``: 202 ``{"evaluation_id"}``
+- ``GET /v1/deployments/{deployment_id}/billing/evaluations/{evaluation_id}``
+- ``GET /v1/patients/{patient_id}/billing/records?month=YYYY-MM``
+"""
+
+# Powertools resolves the Annotated Body parameters at runtime: no ``from __future__ import annotations`` here.
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaluate import service
+from rpm_billing.api import SECURITY_HEADERS, ApiApp, current_event, current_principal
+from rpm_billing.auth import Action
+from rpm_billing.db import billing
+from rpm_billing.errors import NotFound
+
+app = ApiApp("rpm-billing evaluate", "Live billing status, worklist, monthly evaluation runs and billing records")
+
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class EvaluationRequest(BaseModel):
+    """An on-demand evaluation of one month."""
+
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM; the current month records only passed dates")
+
+
+def _query(name: str) -> str | None:
+    value = current_event().get_query_string_value(name)
+    return value if value not in (None, "") else None
+
+
+@app.get("/v1/patients/<patient_id>/billing/status", allow=Action.READ, summary="Live billing status of a patient")
+def get_status(patient_id: str) -> dict[str, Any]:
+    return service.patient_status(current_principal(), patient_id, _query("as_of"))
+
+
+@app.get(
+    "/v1/deployments/<deployment_id>/billing/worklist",
+    allow=Action.READ,
+    summary="Enrolled patients by urgency and deadline for a code",
+)
+def get_worklist(deployment_id: str) -> dict[str, Any]:
+    params = {name: _query(name) for name in ("code", "month", "limit", "cursor")}
+    return service.worklist(current_principal().org_id, deployment_id, params)
+
+
+@app.post(
+    "/v1/deployments/<deployment_id>/billing/evaluations",
+    allow=Action.EVALUATE,
+    summary="Run the monthly evaluation now",
+)
+def post_evaluation(deployment_id: str, request: Annotated[EvaluationRequest, Body()]) -> Response:
+    started = service.start_run(current_principal().org_id, deployment_id, request.month)
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=json.dumps(started),
+        headers=dict(SECURITY_HEADERS),
+    )
+
+
+@app.get(
+    "/v1/deployments/<deployment_id>/billing/evaluations/<evaluation_id>",
+    allow=Action.READ,
+    summary="State of an evaluation run",
+)
+def get_evaluation(deployment_id: str, evaluation_id: str) -> dict[str, Any]:
+    return service.read_run(current_principal().org_id, deployment_id, evaluation_id)
+
+
+@app.get("/v1/patients/<patient_id>/billing/records", allow=Action.READ, summary="Billing records of a month")
+def get_records(patient_id: str) -> dict[str, Any]:
+    principal = current_principal()
+    month = service.parse_month(_query("month"))
+    window = billing.read_patient_window(principal.org_id, patient_id, [])
+    if window.profile is None or not principal.sees_deployment(str(window.profile.get("deployment_id") or "")):
+        raise NotFound("patient not found")
+    items = billing.list_records(principal.org_id, patient_id, month)
+    return {
+        "patient_id": patient_id,
+        "month": month,
+        "items": [service.record_json(i) for i in items],
+        "next_cursor": None,
+    }
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway REST proxy entry point."""
+    return app.handle(event, context)
