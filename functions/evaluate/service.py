@@ -620,6 +620,10 @@ def trigger_deployment(org_id: str, deployment_id: str, month: str) -> str:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
+        existing = billing.get_evaluation(org_id, deployment_id, evaluation_id)
+        if existing is not None and existing.get("execution_arn"):
+            logger.info("evaluation already started", evaluation_id=evaluation_id)
+            return "absorbed"
     try:
         response = stepfunctions().start_execution(
             stateMachineArn=get_settings().state_machine_arn,
