@@ -12,7 +12,6 @@ Routes (api.md "Billing status, worklist, evaluation"):
 
 # Powertools resolves the Annotated Body parameters at runtime: no ``from __future__ import annotations`` here.
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -20,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluate import service
-from rpm_billing.api import SECURITY_HEADERS, ApiApp, current_event, current_principal
+from rpm_billing.api import ApiApp, current_event, current_principal
 from rpm_billing.auth import Action
 from rpm_billing.db import billing
 from rpm_billing.errors import NotFound
@@ -35,6 +34,15 @@ class EvaluationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM; the current month records only passed dates")
+
+
+class EvaluationStarted(BaseModel):
+    """A run that was started: its id (also the execution name) and number."""
+
+    evaluation_id: str
+    month: str
+    run: int
+    status: str
 
 
 def _query(name: str) -> str | None:
@@ -62,14 +70,9 @@ def get_worklist(deployment_id: str) -> dict[str, Any]:
     allow=Action.EVALUATE,
     summary="Run the monthly evaluation now",
 )
-def post_evaluation(deployment_id: str, request: Annotated[EvaluationRequest, Body()]) -> Response:
+def post_evaluation(deployment_id: str, request: Annotated[EvaluationRequest, Body()]) -> Response[EvaluationStarted]:
     started = service.start_run(current_principal().org_id, deployment_id, request.month)
-    return Response(
-        status_code=202,
-        content_type="application/json",
-        body=json.dumps(started),
-        headers=dict(SECURITY_HEADERS),
-    )
+    return Response(status_code=202, content_type="application/json", body=started)
 
 
 @app.get(
