@@ -344,7 +344,9 @@ def put_list(principal: Principal, deployment_id: str, list_name: str, text: str
         raise Conflict("the configuration changed concurrently; retry") from None
     forget_config(principal.org_id, deployment_id)
     logger.info("config list replaced", list_name=list_name, rows=len(entries))
-    return current.model_copy(update={attribute: tuple(entries), "version": current.version + 1})
+    return DeploymentConfig.model_validate(
+        {**current.model_dump(), attribute: entries, "version": current.version + 1, "updated_at": updated_at}
+    )
 
 
 # Patients -------------------------------------------------------------------------------------------------
