@@ -1,0 +1,126 @@
+"""Physician order documents: presigned upload, list, presigned download."""
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from .conftest import staff
+
+Api = Callable[..., Any]
+DOCS = "/v1/patients/p1/billing/documents"
+PDF = {"content_type": "application/pdf", "size": 2048}
+
+
+def _policy(upload: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(base64.b64decode(upload["fields"]["policy"])))
+
+
+def test_post_document_returns_presigned_post_held_to_type_and_size(configured: Api) -> None:
+    # Given / When
+    status, _, body = configured("POST", DOCS, body=PDF)
+    # Then
+    assert status == 201
+    conditions = _policy(body["upload"])["conditions"]
+    assert {"Content-Type": "application/pdf"} in conditions
+    assert ["content-length-range", 1, 2048] in conditions
+    assert body["upload"]["fields"]["key"] == f"orders/org1/{body['document_id']}.pdf"
+    assert body["expires_in"] == 300
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"content_type": "image/png"}, "body.content_type"),
+        ({"size": 10 * 1024 * 1024 + 1}, "body.size"),
+        ({"size": 0}, "body.size"),
+        ({"name": "x.pdf"}, "body.name"),
+    ],
+)
+def test_post_document_invalid_names_field(configured: Api, change: dict[str, Any], field: str) -> None:
+    # Given
+    body = {**PDF, **change}
+    # When
+    status, _, answer = configured("POST", DOCS, body=body)
+    # Then
+    assert status == 422
+    assert [f["path"] for f in answer["error"]["fields"]] == [field]
+
+
+def test_post_document_idempotent_replay_same_document(configured: Api) -> None:
+    # Given
+    headers = {"Idempotency-Key": "doc-1"}
+    first = configured("POST", DOCS, body=PDF, headers=headers)[2]
+    # When
+    replay = configured("POST", DOCS, body=PDF, headers=headers)[2]
+    listed = configured("GET", DOCS)[2]
+    # Then
+    assert replay["document_id"] == first["document_id"]
+    assert len(listed["items"]) == 1
+
+
+def test_post_document_same_key_other_body_is_409(configured: Api) -> None:
+    # Given
+    headers = {"Idempotency-Key": "doc-2"}
+    configured("POST", DOCS, body=PDF, headers=headers)
+    # When
+    status, _, _ = configured("POST", DOCS, body={**PDF, "size": 99}, headers=headers)
+    # Then
+    assert status == 409
+
+
+def test_list_documents_returns_items(configured: Api) -> None:
+    # Given
+    created = configured("POST", DOCS, body=PDF)[2]
+    # When
+    status, _, body = configured("GET", DOCS)
+    # Then
+    assert status == 200
+    assert [d["document_id"] for d in body["items"]] == [created["document_id"]]
+    assert body["items"][0]["status"] == "pending"
+
+
+def test_get_document_is_presigned_get_with_generic_name(configured: Api) -> None:
+    # Given
+    created = configured("POST", DOCS, body=PDF)[2]
+    # When
+    status, _, body = configured("GET", f"{DOCS}/{created['document_id']}")
+    # Then
+    assert status == 200
+    query = parse_qs(urlparse(body["url"]).query)
+    assert query["response-content-disposition"] == ['attachment; filename="physician-order.pdf"']
+    assert query["X-Amz-Expires"] == ["300"]
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+
+
+def test_get_document_missing_is_404(configured: Api) -> None:
+    # Given / When
+    status, _, _ = configured("GET", f"{DOCS}/01NOTHERE")
+    # Then
+    assert status == 404
+
+
+def test_documents_other_deployment_staff_is_404(configured: Api) -> None:
+    # Given
+    created = configured("POST", DOCS, body=PDF)[2]
+    outsider = staff("dep2")
+    # When
+    listed = configured("GET", DOCS, claims=outsider)
+    one = configured("GET", f"{DOCS}/{created['document_id']}", claims=outsider)
+    upload = configured("POST", DOCS, body=PDF, claims=outsider)
+    # Then
+    assert (listed[0], one[0], upload[0]) == (404, 404, 404)
+
+
+def test_post_document_is_audited_in_its_transaction(configured: Api, ddb_requests: Any) -> None:
+    # Given
+    ddb_requests.reset()
+    # When
+    status, _, _ = configured("POST", DOCS, body=PDF)
+    # Then: profile read + one transaction (document + audit)
+    assert status == 201
+    assert ddb_requests.calls["TransactWriteItems"] == 1
+    assert ddb_requests.total == 2
