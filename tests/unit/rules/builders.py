@@ -31,7 +31,7 @@ def entry(
     return TimeEntryFact(
         entry_id=entry_id or f"e{next(_ids)}",
         started_at=at,
-        duration_seconds=int(round(minutes * 60)),
+        duration_seconds=round(minutes * 60),
         activity=activity,
         clinician_id="clin-1",
         clinical_role=role,
