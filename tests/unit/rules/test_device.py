@@ -302,3 +302,21 @@ def test_device_practice_day_clock_uses_practice_zone() -> None:
     result = code(evaluate_month(patient, month="2026-03", policy=BillingPolicy(day_clock="practice")), "99445")
     # Then the reading falls on March 31, outside the period
     assert result.days_with_data == 0
+
+
+def test_device_manual_reading_instants_do_not_count_for_rpm() -> None:
+    # Given a manual reading instant for an RPM patient
+    reading = ReadingFact(at=datetime(2026, 3, 3, 15, tzinfo=UTC), source="manual")
+    # When closing March
+    result = code(evaluate_month(facts(readings=(reading,)), month="2026-03"), "99445")
+    # Then it does not count
+    assert result.days_with_data == 0
+
+
+def test_device_month_close_without_anchor_has_no_device_codes() -> None:
+    # Given no monitoring start and no data
+    patient = facts(monitoring_start=None)
+    # When closing March
+    evaluation = evaluate_month(patient, month="2026-03")
+    # Then no device period ends in March
+    assert [r.code for r in evaluation.codes if r.kind == "device"] == []

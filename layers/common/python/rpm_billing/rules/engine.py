@@ -269,7 +269,7 @@ def _period(anchor: date, index: int) -> tuple[date, date]:
 
 def _open_days(ctx: _Context, start: date, end: date, cutoff: date, final: bool) -> int:
     """Days of the period still able to get a first reading: from ``cutoff`` (if it has none yet) to ``end``."""
-    if final or cutoff > end:
+    if final:
         return 0
     if cutoff < start:
         return (end - start).days + 1
