@@ -267,10 +267,8 @@ def _period(anchor: date, index: int) -> tuple[date, date]:
     return start, start + timedelta(days=PERIOD_DAYS - 1)
 
 
-def _open_days(ctx: _Context, start: date, end: date, cutoff: date, final: bool) -> int:
-    """Days of the period still able to get a first reading: from ``cutoff`` (if it has none yet) to ``end``."""
-    if final:
-        return 0
+def _open_days(ctx: _Context, start: date, end: date, cutoff: date) -> int:
+    """Days of an open period still able to get a first reading: from ``cutoff`` (if it has none yet) to ``end``."""
     if cutoff < start:
         return (end - start).days + 1
     return (end - cutoff).days + (0 if cutoff in ctx.all_days else 1)
@@ -287,7 +285,7 @@ def _threshold(
         return _result(spec, start, end, Status.MET, days=have, units=1, dos=dos, days_missing=0)
     if final:
         return _result(spec, start, end, Status.NOT_MET, days=have, days_missing=missing)
-    open_days = _open_days(ctx, start, end, cutoff, final)
+    open_days = _open_days(ctx, start, end, cutoff)
     if have + open_days >= need:
         return _result(
             spec, start, end, Status.PENDING, days=have, days_missing=missing, pending=(_more_days(missing, end),)
