@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 #: The brief's scale. moto answers ~20-30 patient-months per second here (each ~40 ms of emulator work), so
-#: 10,000 would take 6-8 minutes; the bench seeds SEEDED patients and extrapolates, saying so.
+#: 10,000 would take 6-8 minutes; the bench seeds PATIENTS and extrapolates, saying so.
 TARGET_PATIENTS = 10_000
 PATIENTS = 1_500
 BATCH = 50
@@ -97,7 +97,7 @@ def _seed(count: int) -> None:
     pending = [config] + [item for i in range(count) for item in _items(i)]
     for start in range(0, len(pending), 25):
         chunk = [{"PutRequest": {"Item": to_item(item)}} for item in pending[start : start + 25]]
-        dynamodb().batch_write_item(RequestItems={TABLE: chunk})
+        dynamodb().batch_write_item(RequestItems={TABLE: chunk})  # type: ignore[dict-item]
 
 
 class _NoTableSnapshot:

@@ -72,7 +72,7 @@ def get_worklist(deployment_id: str) -> dict[str, Any]:
 )
 def post_evaluation(deployment_id: str, request: Annotated[EvaluationRequest, Body()]) -> Response[EvaluationStarted]:
     started = service.start_run(current_principal().org_id, deployment_id, request.month)
-    return Response(status_code=202, content_type="application/json", body=started)
+    return Response(status_code=202, content_type="application/json", body=EvaluationStarted(**started))
 
 
 @app.get(
