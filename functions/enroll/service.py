@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from enroll.models import BillingConfigIn, DocumentIn, EnrollmentIn, EnrollmentPatch
 from rpm_billing import clock
@@ -51,6 +52,7 @@ from rpm_billing.errors import (
 )
 from rpm_billing.ids import body_fingerprint, derived_id, new_ulid
 from rpm_billing.observability import logger
+from rpm_billing.rules import BillingPolicy
 from rpm_billing.settings import get_settings
 
 IDEMPOTENCY_TTL = timedelta(hours=48)
@@ -199,14 +201,7 @@ def billing_config(principal: Principal, deployment_id: str) -> DeploymentConfig
 
 
 def _validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
-    """Check policy overrides against ``rpm_billing.rules.BillingPolicy`` when the rules package provides it."""
-    try:
-        from rpm_billing.rules import BillingPolicy  # type: ignore[attr-defined]
-    except ImportError:
-        # Limitation: without the rules package only the shape (names to scalars) can be checked here.
-        return policy
-    from pydantic import ValidationError
-
+    """Check policy overrides against ``rpm_billing.rules.BillingPolicy``; a 422 names each bad setting."""
     try:
         BillingPolicy.model_validate(policy)
     except ValidationError as exc:

@@ -74,19 +74,26 @@ def commit(
     ctx: PatientContext,
     month: str,
     seconds: int,
-    build: Callable[[int | None, int], tuple[Actions, dict[str, Any]]],
+    build: Callable[[repo.Expected, int], tuple[Actions, dict[str, Any]]],
     *,
     idem: Idempotency | None,
     principal: Principal,
     field: str = "body.started_at",
 ) -> tuple[int, dict[str, Any]] | dict[str, Any]:
-    """Send the transaction ``build(expected_total, total_after)`` until its expected month total holds.
+    """Send the transaction ``build(expected_total, total_after)`` until it commits.
+
+    The first attempts expect the month total this container last saw, so that the response reports the exact
+    total in one request. When other writers keep moving the total (``EXACT_ATTEMPTS`` stale attempts), the
+    transaction is sent without that expectation and the total is read after the commit: progress is
+    guaranteed and the reported total includes this change.
 
     Returns the response built for the committed attempt, or ``(status, response)`` of a replay.
     """
-    for _ in range(repo.MAX_ATTEMPTS):
-        expected = repo.expected_total(ctx.scope, month)
-        after = (expected or 0) + seconds
+    for attempt in range(repo.MAX_ATTEMPTS):
+        exact = attempt < repo.EXACT_ATTEMPTS
+        known = repo.expected_total(ctx.scope, month)
+        expected: repo.Expected = known if exact else repo.UNCHECKED
+        after = (known or 0) + seconds
         actions, response = build(expected, after)
         try:
             repo.send(actions)
@@ -95,8 +102,12 @@ def commit(
                 return _replayed(idem, principal.user_id)
             _refusal(refused, field)
             repo.remember_total(ctx.scope, month, repo.total_of(refused.failed.get("month")))
-            logger.info("month total moved, retrying", month=month)
+            logger.info("month total moved, retrying", month=month, attempt=attempt + 1)
             continue
+        if not exact:
+            # NOTE: the idempotency marker of this attempt stores the estimate; a replay reports that estimate.
+            after = repo.read_total(ctx.scope, month)
+            response["month_total_seconds"] = after
         repo.remember_total(ctx.scope, month, after)
         return response
     raise Unavailable("too many concurrent changes to this patient's month; retry")
@@ -107,7 +118,7 @@ def new_entry_actions(
     entry: Entry,
     principal: Principal,
     request_id: str,
-    expected: int | None,
+    expected: repo.Expected,
     after: int,
     idem: Idempotency,
     extra: Actions,
@@ -224,7 +235,7 @@ def _change_actions(
     new: Entry | None,
     reason: str,
     request_id: str,
-    expected: int | None,
+    expected: repo.Expected,
     after: int,
 ) -> tuple[Actions, dict[str, Any]]:
     scope = ctx.scope

@@ -51,8 +51,21 @@ from rpm_billing.settings import get_settings
 #: Idempotency markers live 48 h (the window in which a client may retry a lost response).
 MARKER_TTL_SECONDS = 48 * 3600
 
-#: Attempts of one transaction when the expected month total was stale (contention on one patient-month).
-MAX_ATTEMPTS = 25
+#: Attempts of one transaction that expects an exact month total; after these the total is not checked.
+EXACT_ATTEMPTS = 3
+
+#: Attempts in all (refusals other than a stale total end the loop at once).
+MAX_ATTEMPTS = 6
+
+
+class Unchecked:
+    """``expected_total`` that skips the total condition: under contention, write first and read the total after."""
+
+
+UNCHECKED = Unchecked()
+
+#: What a month update expects of ``total_seconds``: a value, absence (``None``) or nothing (``UNCHECKED``).
+Expected = int | None | Unchecked
 
 # Busy minutes -------------------------------------------------------------------------------------------
 
@@ -358,7 +371,7 @@ class MonthDelta:
     remove_facts: list[str] = field(default_factory=list)
 
 
-def month_action(scope: Scope, delta: MonthDelta, expected_total: int | None) -> dict[str, Any]:
+def month_action(scope: Scope, delta: MonthDelta, expected_total: Expected) -> dict[str, Any]:
     """The month aggregate ``Update``: refused when the month is closed or its total is not ``expected_total``."""
     names: dict[str, str] = {"#type": "type", "#month": "month"}
     values: dict[str, Any] = {
@@ -397,7 +410,7 @@ def month_action(scope: Scope, delta: MonthDelta, expected_total: int | None) ->
     condition = "(attribute_not_exists(closed) OR closed = :false)"
     if expected_total is None:
         condition += " AND attribute_not_exists(total_seconds)"
-    else:
+    elif not isinstance(expected_total, Unchecked):
         values[":expected"] = {"N": str(expected_total)}
         condition += " AND total_seconds = :expected"
     return {
@@ -564,6 +577,17 @@ def total_of(old_item: Mapping[str, Any] | None) -> int | None:
 def closed_in(old_item: Mapping[str, Any] | None) -> bool:
     """Whether a returned month item is closed."""
     return bool(old_item and old_item.get("closed", {}).get("BOOL"))
+
+
+def read_total(scope: Scope, month: str) -> int:
+    """The month's ``total_seconds`` now (consistent read; 0 when the month has no entries)."""
+    response = dynamodb().get_item(
+        TableName=get_settings().table_name,
+        Key=keys.key(scope.pk, keys.month_sk(month)),
+        ConsistentRead=True,
+        ProjectionExpression="total_seconds",
+    )
+    return total_of(response.get("Item")) or 0
 
 
 def forget_totals() -> None:
