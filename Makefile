@@ -62,7 +62,7 @@ cfn-lint: synth ## Lint the synthesised template
 .PHONY: deploy
 deploy: $(STAMP) ## Deploy to the AWS account in your environment (CDK CLI pinned in package.json)
 	test -x node_modules/.bin/cdk || npm ci --no-audit --no-fund
-	PATH=$(CURDIR)/$(BIN):$$PATH node_modules/.bin/cdk deploy --require-approval broadening
+	PATH=$(CURDIR)/$(BIN):$$PATH node_modules/.bin/cdk deploy --require-approval broadening $(ARGS)
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps .venv)
