@@ -24,6 +24,7 @@ from local.functions import (
     WORKFLOW_FUNCTIONS,
     FakeContext,
     available_workers,
+    drop_metrics,
     module_exists,
     resolve,
 )
@@ -110,7 +111,10 @@ def _lock_for(function_name: str) -> threading.Lock:
 def run_function(handler: str, function_name: str, payload: Any) -> Any:
     """Run a handler as one Lambda container would: one event at a time per function."""
     with _lock_for(function_name):
-        return resolve(handler)(payload, FakeContext(function_name, str(uuid.uuid4()), timeout_ms=900_000))
+        try:
+            return resolve(handler)(payload, FakeContext(function_name, str(uuid.uuid4()), timeout_ms=900_000))
+        finally:
+            drop_metrics()
 
 
 def _patched_invoke(

@@ -59,7 +59,21 @@ class ApiFunction:
     def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Run one event, one at a time, as a Lambda container does."""
         with self.lock:
-            return self.handler(event, context)
+            try:
+                return self.handler(event, context)
+            finally:
+                drop_metrics()
+
+
+def drop_metrics() -> None:
+    """Forget the invocation's metrics: locally they are disabled, and Powertools then never clears them.
+
+    Disabled metrics are not flushed at the end of an invocation but still print themselves once 100 values
+    pile up; dropping them after each invocation keeps the local stack's output to what it says itself.
+    """
+    from rpm_billing.observability import metrics
+
+    metrics.clear_metrics()
 
 
 def load_api_functions(
