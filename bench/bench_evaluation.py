@@ -6,8 +6,8 @@ AWS figure. The run stops at a time budget and says how many patients it measure
 
 moto deep-copies the whole table once per action of every ``TransactWriteItems`` (its rollback copy), so a
 transaction would cost O(table size): about 1 s per patient with a few thousand seeded. That is an emulator
-artefact, so the bench uses the local stack's snapshot, which copies only the items a transaction names (the
-rollback stays correct), and says so in its output.
+artefact, so the bench uses the local stack's rollback, which saves only the items a transaction names and puts
+them back if it fails (the all-or-nothing behaviour stays), and says so in its output.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def run() -> list[str]:
             lines.append(
                 f"evaluated {scope} {len(ids)} patients in {elapsed:.1f} s on moto: {patients / elapsed:.0f}/s"
             )
-            lines.append("(moto's whole-table rollback copy replaced by a copy of the named items: see the docstring)")
+            lines.append("(moto's whole-table rollback copy replaced by saving the named items: see the docstring)")
             lines.append(
                 f"records written {written} ({written / max(patients, 1):.2f} per patient), failures {failures}"
             )

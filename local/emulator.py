@@ -153,11 +153,12 @@ def wait_for_async(timeout: float = 30.0) -> None:
 
 
 class _TransactionSnapshots:
-    """Stands in for ``copy`` inside moto's DynamoDB models: cheap rollback snapshots for transactions.
+    """Stands in for ``copy`` inside moto's DynamoDB models: O(items named) rollback for transactions.
 
     moto deep-copies the whole table for every item of a ``TransactWriteItems`` (to roll back on failure), which
-    makes seeding quadratic. A transaction only changes the items it names, so the snapshot shares every other
-    item with the live table and deep-copies only those.
+    makes each transaction cost several copies of the table. A transaction only changes the items it names, so
+    the wrapper saves those items before it runs and puts them back if it fails; moto's own "snapshot" is then
+    the live table itself, and its rollback (assigning that snapshot back) changes nothing.
     """
 
     def __init__(self) -> None:
@@ -170,49 +171,61 @@ class _TransactionSnapshots:
         return getattr(self._copy, name)
 
     def deepcopy(self, obj: Any, memo: Any = None) -> Any:
-        pending = getattr(self._local, "keys", None)
         from moto.dynamodb.models.table import Table
 
-        if pending is None or not isinstance(obj, Table):
-            return self._copy.deepcopy(obj, memo)
-        return self._snapshot(obj, pending.get(obj.name, []))
+        if getattr(self._local, "active", False) and isinstance(obj, Table):
+            return obj
+        return self._copy.deepcopy(obj, memo)
 
-    def _snapshot(self, table: Any, keys: list[dict[str, Any]]) -> Any:
-        from collections import defaultdict
-
+    def _save(self, backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+        """``(table, hash, range, deep copy of the item or None)`` for every item the transaction names."""
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        snapshot = self._copy.copy(table)
-        snapshot.items = defaultdict(dict)
-        for hash_value, value in table.items.items():
-            snapshot.items[hash_value] = dict(value) if table.range_key_attr else value
-        for key in keys:
-            if table.hash_key_attr not in key:
+        saved = []
+        for entry in transact_items:
+            operation = next(iter(entry.values()))
+            table = backend.tables.get(operation.get("TableName"))
+            key = operation.get("Key") or operation.get("Item") or {}
+            if table is None or table.hash_key_attr not in key:
                 continue
             hash_value = DynamoType(key[table.hash_key_attr])
-            if hash_value not in table.items:
-                continue
-            if not table.range_key_attr:
-                snapshot.items[hash_value] = self._copy.deepcopy(table.items[hash_value])
-            elif table.range_key_attr in key:
+            range_value = None
+            if table.range_key_attr:
+                if table.range_key_attr not in key:
+                    continue
                 range_value = DynamoType(key[table.range_key_attr])
-                if range_value in table.items[hash_value]:
-                    snapshot.items[hash_value][range_value] = self._copy.deepcopy(table.items[hash_value][range_value])
-        return snapshot
+                current = table.items[hash_value].get(range_value) if hash_value in table.items else None
+            else:
+                current = table.items.get(hash_value)
+            saved.append((table, hash_value, range_value, self._copy.deepcopy(current)))
+        return saved
+
+    @staticmethod
+    def _restore(saved: list[tuple[Any, Any, Any, Any]]) -> None:
+        for table, hash_value, range_value, item in reversed(saved):
+            if range_value is None:
+                if item is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = item
+            elif item is None:
+                table.items[hash_value].pop(range_value, None)
+                if not table.items[hash_value]:
+                    table.items.pop(hash_value, None)
+            else:
+                table.items[hash_value][range_value] = item
 
     def wrap(self, original: Any) -> Any:
         def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
-            keys: dict[str, list[dict[str, Any]]] = {}
-            for entry in transact_items:
-                operation = next(iter(entry.values()))
-                keys.setdefault(str(operation.get("TableName")), []).append(
-                    operation.get("Key") or operation.get("Item") or {}
-                )
-            self._local.keys = keys
+            saved = self._save(backend, transact_items)
+            self._local.active = True
             try:
                 return original(backend, transact_items)
+            except Exception:
+                self._restore(saved)
+                raise
             finally:
-                self._local.keys = None
+                self._local.active = False
 
         transact_write_items._fast = True  # type: ignore[attr-defined]
         return transact_write_items
