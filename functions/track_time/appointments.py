@@ -178,6 +178,7 @@ def log_offline(
         appointment_id=appointment_id,
         extra=appointment_put,
         response_extra={"appointment": public(done)},
+        field="body.completed.started_at",
     )
 
 

@@ -175,9 +175,13 @@ def record(
     appointment_id: str | None = None,
     extra: Callable[[Entry], Actions] | None = None,
     response_extra: dict[str, Any] | None = None,
+    field: str = "body.started_at",
 ) -> tuple[int, dict[str, Any]]:
-    """Record one time entry of the verified caller (one transaction; a replay returns the stored response)."""
-    started = check_start(started_at)
+    """Record one time entry of the verified caller (one transaction; a replay returns the stored response).
+
+    ``field`` is the request path of ``started_at``, named when it is refused (future or overlapping).
+    """
+    started = check_start(started_at, field)
     now = clock.now().isoformat()
     entry = Entry(
         entry_id=entry_id,
@@ -204,6 +208,7 @@ def record(
         ),
         idem=idem,
         principal=principal,
+        field=field,
     )
     if isinstance(result, tuple):
         return result
