@@ -1,8 +1,12 @@
 """The one register of cdk-nag acknowledgements, applied by code: rule (+ applies_to) -> construct path -> reason.
 
-Paths are construct paths relative to the stack (``fnmatch`` patterns, matched against each CloudFormation resource).
+Paths are construct paths relative to the stack, matched against each CloudFormation resource one segment at a time
+(``fnmatch`` patterns per segment, so ``*`` never spans a ``/``: ``Functions/*/Policy/Resource`` is each function's
+policy, not the policy of a queue nested deeper under a function).
 In ``applies_to``, ``{Some/Path}`` stands for the logical id of the resource at that path (``Some/Path/Resource``),
-so the register stays readable while cdk-nag sees the exact finding id.
+and ``{partition}``, ``{region}`` and ``{account}`` for the stack's own values as ``Stack.format_arn`` writes them
+(``<AWS::Region>`` in an environment-agnostic stack, ``us-east-1`` once the CLI gives the stack an environment), so the
+register stays readable while cdk-nag sees the exact finding id.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import CfnResource, Stack, Token
 from cdk_nag import NagPackSuppression, NagSuppressions
 
 LAMBDA_X_RAY = (
@@ -77,11 +81,14 @@ REGISTER: tuple[Acknowledgement, ...] = (
         "Run manifests are written under runs/{evaluation}/ with generated ids; the grant is that prefix only",
         "Resource::<{Storage/Exports}.Arn>/runs/*",
     ),
-    Acknowledgement(
-        "AwsSolutions-IAM5",
-        "Functions/*/Policy/Resource",
-        "DescribeExecution on the executions of the one evaluation state machine; execution names are per run",
-        "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:rpm-billing-monthly-evaluation:*",
+    *(
+        Acknowledgement(
+            "AwsSolutions-IAM5",
+            f"Functions/{function_id}/Policy/Resource",
+            "DescribeExecution on the executions of the one evaluation state machine; execution names are per run",
+            "Resource::arn:{partition}:states:{region}:{account}:execution:rpm-billing-monthly-evaluation:*",
+        )
+        for function_id in ("Evaluate", "MonthlyTrigger")
     ),
     Acknowledgement(
         "HIPAA.Security-LambdaDLQ",
@@ -129,7 +136,7 @@ REGISTER: tuple[Acknowledgement, ...] = (
         "AwsSolutions-IAM5",
         "Api/CloudWatchPolicy/Resource",
         "API Gateway names its execution log groups API-Gateway-Execution-Logs_{api}/{stage}; only that prefix",
-        "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:API-Gateway-Execution-Logs_*",
+        "Resource::arn:{partition}:logs:{region}:{account}:log-group:API-Gateway-Execution-Logs_*",
     ),
     Acknowledgement(
         "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
@@ -153,7 +160,7 @@ REGISTER: tuple[Acknowledgement, ...] = (
         "AwsSolutions-IAM5",
         "Evaluation/Policy/Resource",
         "The distributed map describes and stops its own child executions (stateMachine/mapRun ids are generated)",
-        "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:rpm-billing-monthly-evaluation/*",
+        "Resource::arn:{partition}:states:{region}:{account}:execution:rpm-billing-monthly-evaluation/*",
     ),
     Acknowledgement(
         "AwsSolutions-SQS3",
@@ -163,16 +170,49 @@ REGISTER: tuple[Acknowledgement, ...] = (
 )
 
 _PLACEHOLDER = re.compile(r"\{([^}]+)\}")
+#: Placeholder -> (Stack attribute, pseudo parameter cdk-nag shows while the attribute is unresolved).
+_PSEUDO_PARAMETERS = {
+    "partition": ("partition", "AWS::Partition"),
+    "region": ("region", "AWS::Region"),
+    "account": ("account", "AWS::AccountId"),
+}
 
 
 def _relative_path(stack: Stack, resource: CfnResource) -> str:
     return resource.node.path.removeprefix(stack.node.path + "/")
 
 
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether a construct path matches a register path, segment by segment.
+
+    Args:
+        path: Construct path relative to the stack, e.g. ``Functions/Enroll/Policy/Resource``.
+        pattern: Register path whose ``/``-separated segments are ``fnmatch`` patterns (``Functions/*/Policy``).
+
+    Returns:
+        True when both have the same number of segments and each segment matches its pattern.
+    """
+    segments, patterns = path.split("/"), pattern.split("/")
+    return len(segments) == len(patterns) and all(map(fnmatch.fnmatchcase, segments, patterns))
+
+
 def resolve_applies_to(stack: Stack, applies_to: str) -> str:
-    """Replace ``{Path}`` placeholders with the logical id of the resource at ``Path/Resource``."""
+    """Replace the placeholders of an ``applies_to`` with what cdk-nag shows in the finding id.
+
+    Args:
+        stack: The stack the acknowledgement is applied to.
+        applies_to: The register's ``applies_to``: ``{Path}`` is the logical id of the resource at
+            ``Path/Resource``; ``{partition}``, ``{region}`` and ``{account}`` are the stack's values.
+
+    Returns:
+        The finding id suffix, e.g. ``Resource::<StorageExports62CF1092.Arn>/runs/*``.
+    """
 
     def logical_id(match: re.Match[str]) -> str:
+        if match.group(1) in _PSEUDO_PARAMETERS:
+            attribute, pseudo = _PSEUDO_PARAMETERS[match.group(1)]
+            value = getattr(stack, attribute)
+            return f"<{pseudo}>" if Token.is_unresolved(value) else str(value)
         node = stack.node.find_child(match.group(1).split("/")[0])
         for part in [*match.group(1).split("/")[1:], "Resource"]:
             node = node.node.find_child(part)
@@ -188,7 +228,7 @@ def expected(stack: Stack) -> dict[str, set[tuple[str, str | None]]]:
     for ack in REGISTER:
         applies_to = resolve_applies_to(stack, ack.applies_to) if ack.applies_to else None
         for resource in resources:
-            if fnmatch.fnmatchcase(_relative_path(stack, resource), ack.path):
+            if path_matches(_relative_path(stack, resource), ack.path):
                 wanted.setdefault(resource.node.path, set()).add((ack.rule, applies_to))
     return wanted
 
@@ -196,7 +236,7 @@ def expected(stack: Stack) -> dict[str, set[tuple[str, str | None]]]:
 def unmatched(stack: Stack) -> list[Acknowledgement]:
     """Register entries whose path matches no resource (stale entries)."""
     paths = [_relative_path(stack, r) for r in stack.node.find_all() if isinstance(r, CfnResource)]
-    return [ack for ack in REGISTER if not any(fnmatch.fnmatchcase(p, ack.path) for p in paths)]
+    return [ack for ack in REGISTER if not any(path_matches(p, ack.path) for p in paths)]
 
 
 def apply(stack: Stack) -> None:
@@ -205,7 +245,7 @@ def apply(stack: Stack) -> None:
     for ack in REGISTER:
         applies_to = [resolve_applies_to(stack, ack.applies_to)] if ack.applies_to else None
         for resource in resources:
-            if fnmatch.fnmatchcase(_relative_path(stack, resource), ack.path):
+            if path_matches(_relative_path(stack, resource), ack.path):
                 NagSuppressions.add_resource_suppressions(
                     resource, [NagPackSuppression(id=ack.rule, reason=ack.reason, applies_to=applies_to)]
                 )
