@@ -322,12 +322,15 @@ class Emulator:
         """Create the table, buckets, Lambda functions and the workflow (idempotent)."""
         import boto3
 
-        from rpm_billing.db.schema import create_table_request
+        from rpm_billing.db.schema import TTL_ATTRIBUTE, create_table_request
 
         r = self.resources
         ddb = boto3.client("dynamodb")
         if r.table_name not in ddb.list_tables()["TableNames"]:
             ddb.create_table(**create_table_request(r.table_name))
+            ddb.update_time_to_live(
+                TableName=r.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+            )
         s3 = boto3.client("s3")
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         for bucket in (r.documents_bucket, r.exports_bucket, r.work_bucket):

@@ -25,6 +25,7 @@ class LocalStack:
     buckets: set[str]
     functions: dict[str, dict[str, Any]]
     state_machines: dict[str, dict[str, Any]]
+    ttl: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def local_stack() -> LocalStack:
             emulator.create_resources()
             resources = emulator.resources
             sfn = boto3.client("stepfunctions")
+            ddb = boto3.client("dynamodb")
             return LocalStack(
                 environment=resources.environment(),
                 table=boto3.client("dynamodb").describe_table(TableName=resources.table_name)["Table"],
@@ -52,6 +54,7 @@ def local_stack() -> LocalStack:
                     m["name"]: sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])
                     for m in sfn.list_state_machines()["stateMachines"]
                 },
+                ttl=ddb.describe_time_to_live(TableName=resources.table_name)["TimeToLiveDescription"],
             )
 
 
@@ -118,6 +121,18 @@ def test_template_table_ttl_attribute_is_the_shared_schema_one(synth: Any) -> No
 
     # Then TTL is on, on that attribute
     assert ttl == expected
+
+
+def test_local_table_ttl_is_the_template_one(synth: Any, local_stack: LocalStack) -> None:
+    # Given the template's TTL specification
+    deployed = _table(synth)["TimeToLiveSpecification"]
+
+    # When the local table's TTL is described
+    local = local_stack.ttl
+
+    # Then the local table expires items on the same attribute
+    assert local["TimeToLiveStatus"] == "ENABLED"
+    assert local["AttributeName"] == deployed["AttributeName"]
 
 
 def test_local_stack_creates_every_resource_the_functions_are_configured_with(
