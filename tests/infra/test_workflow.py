@@ -66,9 +66,9 @@ def test_workflow_definition_substitutes_every_placeholder(synth: Any) -> None:
     assert set(substitutions) == placeholders
 
 
-def test_workflow_tasks_retry_transient_lambda_errors_with_backoff_and_jitter(synth: Any) -> None:
-    # Given every Task state of the deployed definition, inside maps too
-    tasks = _states(synth, "Task")
+def test_workflow_tasks_and_maps_retry_transient_lambda_errors_with_backoff_and_jitter(synth: Any) -> None:
+    # Given every Task and Map state of the deployed definition, inside maps too
+    tasks = _states(synth, "Task", "Map")
 
     # When each Task's retriers are checked for the transient Lambda errors
     covered = {
@@ -82,8 +82,8 @@ def test_workflow_tasks_retry_transient_lambda_errors_with_backoff_and_jitter(sy
         for path, (state, _) in tasks.items()
     }
 
-    # Then every Task retries them with exponential backoff and jitter
-    assert len(covered) >= 3
+    # Then every Task and Map retries them with exponential backoff and jitter
+    assert len(covered) >= 4
     assert covered == dict.fromkeys(tasks, True)
 
 
