@@ -132,6 +132,7 @@ def put_config_list(deployment_id: str, list_name: str) -> Response[BillingConfi
     "/v1/deployments/<deployment_id>/patients/<patient_id>",
     allow=Action.ENROLL,
     summary="Register or update a patient",
+    responses={200: {"description": "Updated"}, 201: {"description": "Registered"}},
 )
 def put_patient(deployment_id: str, patient_id: str, body: Annotated[PatientIn, Body()]) -> Response[PatientOut]:
     patient, created = service.put_patient(
@@ -163,7 +164,12 @@ def list_patients(
 ENROLLMENT = "/v1/patients/<patient_id>/billing/enrollment"
 
 
-@app.post(ENROLLMENT, allow=Action.ENROLL, summary="Enroll a patient for billing (starts a billing episode)")
+@app.post(
+    ENROLLMENT,
+    allow=Action.ENROLL,
+    summary="Enroll a patient for billing (starts a billing episode)",
+    status_code=201,
+)
 def post_enrollment(patient_id: str, body: Annotated[EnrollmentIn, Body()]) -> Response[EnrollmentOut]:
     principal = current_principal()
     idem = service.Idempotency(principal, "enrollment", header("Idempotency-Key"), _fingerprint())
@@ -211,7 +217,7 @@ def delete_enrollment(patient_id: str) -> Response[EnrollmentOut]:
 DOCUMENTS = "/v1/patients/<patient_id>/billing/documents"
 
 
-@app.post(DOCUMENTS, allow=Action.ENROLL, summary="Ask to upload a physician order (presigned POST)")
+@app.post(DOCUMENTS, allow=Action.ENROLL, summary="Ask to upload a physician order (presigned POST)", status_code=201)
 def post_document(patient_id: str, body: Annotated[DocumentIn, Body()]) -> Response[DocumentUploadOut]:
     principal = current_principal()
     idem = service.Idempotency(principal, "document", header("Idempotency-Key"), _fingerprint())

@@ -20,9 +20,10 @@ import contextvars
 import json
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
 
 from rpm_billing.auth import Action, Principal, principal_from_event
 from rpm_billing.errors import DomainError, FieldProblem
@@ -186,6 +187,30 @@ class RouteSpec:
     def pattern(self) -> re.Pattern[str]:
         return re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", self.template) + "/?$")
 
+    @cached_property
+    def json_body(self) -> bool:
+        """Whether the route function declares a JSON body (an ``Annotated[..., Body()]`` parameter)."""
+        from aws_lambda_powertools.event_handler.openapi.params import Body
+
+        try:
+            hints = get_type_hints(self.func, include_extras=True)
+        except Exception:  # unresolvable annotations: Powertools could not read a body from them either
+            return False
+        return any(
+            get_origin(hint) is Annotated and any(isinstance(meta, Body) for meta in get_args(hint)[1:])
+            for name, hint in hints.items()
+            if name != "return"
+        )
+
+
+def _is_json_media(headers: Mapping[str, Any] | None) -> bool:
+    """Whether the request's Content-Type is JSON, or absent (the contract: JSON in and out)."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "content-type":
+            media = str(value or "").split(";")[0].strip().lower()
+            return media in ("", "application/json")
+    return True
+
 
 class ApiApp:
     """A function's HTTP API: routes with declared permissions over a lazily built Powertools resolver.
@@ -253,7 +278,10 @@ class ApiApp:
     def _build_resolver(self) -> APIGatewayRestResolver:
         from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
         from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-        from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+        from aws_lambda_powertools.event_handler.openapi.exceptions import (
+            RequestUnsupportedContentType,
+            RequestValidationError,
+        )
         from botocore.exceptions import ClientError
 
         resolver = APIGatewayRestResolver(enable_validation=True)
@@ -273,6 +301,12 @@ class ApiApp:
             fields = validation_fields(list(exc.errors()))
             logger.info("request invalid", status=422, fields=[f.path for f in fields])
             return respond(422, "invalid", "the request is invalid; see fields", fields)
+
+        @resolver.exception_handler(RequestUnsupportedContentType)
+        def _unsupported_media(exc: RequestUnsupportedContentType) -> Response:
+            # A NotImplementedError to Python: without this handler the catch-all below answered 500.
+            logger.info("request body media type unsupported", status=415)
+            return respond(415, "unsupported_media_type", "the body must be application/json")
 
         @resolver.exception_handler(UnicodeDecodeError)
         def _undecodable(exc: UnicodeDecodeError) -> Response:
@@ -329,6 +363,11 @@ class ApiApp:
             deployment_id = (event.get("pathParameters") or {}).get("deployment_id") or _path_param(spec, path)
             if deployment_id and not principal.sees_deployment(deployment_id):
                 return error_body(404, "not_found", "deployment not found")
+            if spec.json_body and not _is_json_media(event.get("headers")):
+                # Powertools would parse form or multipart bodies, and a multipart type without a boundary
+                # escaped as a ValueError (a 500); JSON routes take JSON only.
+                logger.info("request body media type unsupported", status=415)
+                return error_body(415, "unsupported_media_type", "the body must be application/json")
         principal_token = _principal.set(principal)
         resolver = self.resolver
         event_token = None
@@ -375,7 +414,9 @@ def document_errors(schema: dict[str, Any]) -> None:
     """Replace Powertools' validation-error schema with the contract's error shape on every operation."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
-    for key in ("HTTPValidationError", "ValidationError"):
+    # Powertools' own validation shapes; ResponseValidationError refers to ValidationError, so it goes too
+    # (leaving it would leave a dangling $ref and an invalid document).
+    for key in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         components.pop(key, None)
     schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     schema["security"] = [{"bearer": []}]
