@@ -65,7 +65,7 @@ def entries_event_path() -> str:
     return f"{current_event().http_method} {current_event().path}"
 
 
-@app.post(f"{PATIENT}/time-entries", allow=Action.TRACK, summary="Log time spent on a patient")
+@app.post(f"{PATIENT}/time-entries", allow=Action.TRACK, summary="Log time spent on a patient", status_code=201)
 def post_entry(patient_id: str, body: Annotated[TimeEntryIn, Body()]) -> Response[Any]:
     idem = _required_idempotency()
     principal = current_principal()
@@ -91,11 +91,11 @@ def get_entries(
     patient_id: str,
     month: Annotated[str | None, Query(pattern=_MONTH)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    next_token: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response[Any]:
     ctx = patient_context(current_principal(), patient_id)
     wanted = month or entries.month_of(clock.now(), ctx)
-    return _json(200, entries.list_month(ctx, wanted, limit, next_token))
+    return _json(200, entries.list_month(ctx, wanted, limit, cursor))
 
 
 @app.patch(f"{PATIENT}/time-entries/<entry_id>", allow=Action.TRACK, summary="Correct a time entry")
@@ -113,7 +113,9 @@ def delete_entry(patient_id: str, entry_id: str, body: Annotated[TimeEntryDelete
     return _json(200, entries.remove(ctx, principal, entry_id, body.reason, request_id()))
 
 
-@app.post(f"{PATIENT}/appointments", allow=Action.TRACK, summary="Schedule a call (or log an offline one)")
+@app.post(
+    f"{PATIENT}/appointments", allow=Action.TRACK, summary="Schedule a call (or log an offline one)", status_code=201
+)
 def post_appointment(patient_id: str, body: Annotated[AppointmentIn, Body()]) -> Response[Any]:
     principal = current_principal()
     if body.completed is not None:
@@ -132,14 +134,17 @@ def post_appointment(patient_id: str, body: Annotated[AppointmentIn, Body()]) ->
 def get_appointments(
     patient_id: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    next_token: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response[Any]:
     ctx = patient_context(current_principal(), patient_id)
-    return _json(200, appointments.list_page(ctx, limit, next_token))
+    return _json(200, appointments.list_page(ctx, limit, cursor))
 
 
 @app.post(
-    f"{PATIENT}/appointments/<appointment_id>/complete", allow=Action.TRACK, summary="Record the appointment's call"
+    f"{PATIENT}/appointments/<appointment_id>/complete",
+    allow=Action.TRACK,
+    summary="Record the appointment's call",
+    status_code=201,
 )
 def complete_appointment(patient_id: str, appointment_id: str, body: Annotated[CompletionIn, Body()]) -> Response[Any]:
     principal = current_principal()

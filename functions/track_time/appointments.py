@@ -182,9 +182,9 @@ def log_offline(
     )
 
 
-def list_page(ctx: PatientContext, limit: int, token: str | None) -> dict[str, Any]:
-    """One page of the patient's appointments."""
-    start = entries.decode_token(token, keys.appointment_sk(""))
+def list_page(ctx: PatientContext, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of the patient's appointments: ``{"items", "next_cursor"}`` (api.md list shape)."""
+    start = entries.decode_cursor(cursor, keys.appointment_sk(""))
     request: dict[str, Any] = {
         "TableName": get_settings().table_name,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
@@ -196,6 +196,6 @@ def list_page(ctx: PatientContext, limit: int, token: str | None) -> dict[str, A
     response = dynamodb().query(**request)
     last = response.get("LastEvaluatedKey")
     return {
-        "appointments": [public(from_item(item)) for item in response.get("Items", [])],
-        "next_token": entries.encode_token(last["SK"]["S"] if last else None),
+        "items": [public(from_item(item)) for item in response.get("Items", [])],
+        "next_cursor": entries.encode_cursor(last["SK"]["S"] if last else None),
     }

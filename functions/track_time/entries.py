@@ -342,29 +342,30 @@ def remove(ctx: PatientContext, principal: Principal, entry_id: str, reason: str
 # Listing ----------------------------------------------------------------------------------------------------
 
 
-def encode_token(sk: str | None) -> str | None:
+def encode_cursor(sk: str | None) -> str | None:
+    """The opaque ``next_cursor`` of a page that ended at ``sk`` (``None`` after the last page)."""
     return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=") if sk else None
 
 
-def decode_token(token: str | None, prefix: str) -> str | None:
-    """The SK a page token stands for; 422 when it was not issued for this listing."""
-    if not token:
+def decode_cursor(cursor: str | None, prefix: str) -> str | None:
+    """The SK a ``cursor`` stands for; 422 naming ``query.cursor`` when it was not issued for this listing."""
+    if not cursor:
         return None
     try:
-        sk = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         sk = ""
     if not sk.startswith(prefix):
-        raise invalid_field("query.next_token", "is not a token of this listing")
+        raise invalid_field("query.cursor", "is not a cursor of this listing")
     return sk
 
 
-def list_month(ctx: PatientContext, month: str, limit: int, token: str | None) -> dict[str, Any]:
-    """One page of the month's entries."""
-    start = decode_token(token, keys.entry_sk(month, ""))
+def list_month(ctx: PatientContext, month: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of the month's entries: ``{"month", "items", "next_cursor"}`` (api.md list shape)."""
+    start = decode_cursor(cursor, keys.entry_sk(month, ""))
     entries, last = repo.list_entries(ctx.scope, month, limit, start)
     return {
         "month": month,
-        "entries": [entry.public(ctx.scope.patient_id) for entry in entries],
-        "next_token": encode_token(last),
+        "items": [entry.public(ctx.scope.patient_id) for entry in entries],
+        "next_cursor": encode_cursor(last),
     }

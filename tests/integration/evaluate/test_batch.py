@@ -6,7 +6,9 @@ from datetime import date
 from typing import Any
 
 from evaluate import service
-from rpm_billing.db import billing
+from rpm_billing.db import billing, keys
+from rpm_billing.db.client import dynamodb
+from rpm_billing.settings import get_settings
 
 from .conftest import Tenant, days, entry, records_of
 
@@ -84,3 +86,72 @@ def test_batch_of_current_month_records_only_passed_dates_and_leaves_it_open(ten
     assert "99457" not in codes
     window = billing.read_patient_window(tenant.org_id, pid, ["2026-12"])
     assert "closed" not in window.months["2026-12"]
+
+
+def _enrollment(tenant: Tenant, pid: str) -> dict[str, Any]:
+    window = billing.read_patient_window(tenant.org_id, pid, [])
+    assert window.enrollment is not None
+    return window.enrollment
+
+
+def test_batch_marks_periods_billed_with_first_period_record(tenant: Tenant) -> None:
+    # Given: a patient whose November bills set-up and 99454 for the period from 2026-10-15
+    pid = tenant.billable_november()
+    # When
+    _batch(tenant, [pid])
+    # Then: the enrollment says the periods are billed from that period (readings no longer move the start)
+    assert _enrollment(tenant, pid)["periods_billed"] == {
+        "code": "99453",
+        "period_start": "2026-10-15",
+        "episode_id": f"ep-{pid}",
+    }
+
+
+def test_batch_time_codes_alone_do_not_mark_periods_billed(tenant: Tenant) -> None:
+    # Given: a November with management time only; the first 30-day period ends in December
+    pid = tenant.patient(monitoring_start=date(2026, 11, 20))
+    tenant.month(pid, "2026-11", entries=[entry("2026-11-10T15:00:00+00:00", 25, call=True)])
+    # When
+    _batch(tenant, [pid])
+    # Then: 99457 is billed, but nothing judged in 30-day periods
+    assert [r["code"] for r in records_of(tenant, pid, "2026-11")] == ["99457"]
+    assert "periods_billed" not in _enrollment(tenant, pid)
+
+
+def test_batch_rerun_marks_periods_billed_on_episodes_billed_without_it(tenant: Tenant) -> None:
+    # Given: a month billed before the flag existed (records written, no periods_billed on the enrollment)
+    pid = tenant.billable_november()
+    _batch(tenant, [pid])
+    dynamodb().update_item(
+        TableName=get_settings().table_name,
+        Key=keys.key(keys.patient_pk(tenant.org_id, pid), keys.ENROLLMENT_SK),
+        UpdateExpression="REMOVE periods_billed",
+    )
+    # When: the month is re-run
+    second = _batch(tenant, [pid], run=2)
+    # Then: no record is written again, and the flag is set
+    assert second["records_written"] == 0
+    assert _enrollment(tenant, pid)["periods_billed"]["period_start"] == "2026-10-15"
+
+
+def test_batch_billed_setup_stays_met_in_the_status_of_its_period(tenant: Tenant, call_api: Any) -> None:
+    # Given: November closed for a billable patient, which billed the set-up code in the Oct 15 - Nov 13 period
+    from evaluate.app import lambda_handler
+
+    pid = tenant.billable_november()
+    _batch(tenant, [pid])
+    billed = next(r for r in records_of(tenant, pid, "2026-11") if r["code"] == "99453")
+
+    # When: the live status is read as of the last day of that period
+    status, _, body = call_api(
+        lambda_handler,
+        "GET",
+        f"/v1/patients/{pid}/billing/status",
+        claims=tenant.claims(),
+        query={"as_of": "2026-11-13"},
+    )
+
+    # Then: the status shows the set-up as the met claim it is, not as inapplicable
+    setup = next(c for c in body["codes"] if c["code"] == "99453")
+    assert status == 200
+    assert (setup["status"], setup["units"], setup["date_of_service"]) == ("met", 1, billed["date_of_service"])

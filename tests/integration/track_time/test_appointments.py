@@ -40,7 +40,7 @@ def _stored(appointment_id: str, patient: str = PAT, org: str = ORG) -> dict[str
 def _listed(api: Any) -> list[dict[str, Any]]:
     status, body = api("GET", APPOINTMENTS, query={"limit": "200"})
     assert status == 200
-    return list(body["appointments"])
+    return list(body["items"])
 
 
 # Scheduling -------------------------------------------------------------------------------------------------
@@ -204,11 +204,14 @@ def test_get_appointments_pages_through_patients_appointments(seeded: None, api:
 
     # When
     _, first = api("GET", APPOINTMENTS, query={"limit": "2"})
-    _, second = api("GET", APPOINTMENTS, query={"limit": "2", "next_token": first["next_token"]})
+    _, second = api("GET", APPOINTMENTS, query={"limit": "2", "cursor": first["next_cursor"]})
 
-    # Then
-    listed = [a["appointment_id"] for a in first["appointments"] + second["appointments"]]
-    assert len(first["appointments"]) == 2
+    # Then: the contract's list shape, no cursor after the last page
+    assert set(first) == set(second) == {"items", "next_cursor"}
+    assert first["next_cursor"]
+    assert second["next_cursor"] is None
+    listed = [a["appointment_id"] for a in first["items"] + second["items"]]
+    assert len(first["items"]) == 2
     assert len(listed) == len(set(listed)) == 3
     assert set(listed) == scheduled
 
@@ -227,18 +230,30 @@ def test_get_appointments_lists_only_this_patients(seeded: None, api: Any) -> No
     assert other["appointment"]["appointment_id"] != mine
 
 
-def test_get_appointments_foreign_token_is_422(seeded: None, api: Any) -> None:
-    # Given: a page token of another listing (time entries of March)
-    from track_time.entries import encode_token
+def test_get_appointments_foreign_cursor_is_422(seeded: None, api: Any) -> None:
+    # Given: a cursor of another listing (time entries of March)
+    from track_time.entries import encode_cursor
 
-    token = encode_token(keys.entry_sk("2026-03", "X"))
+    cursor = encode_cursor(keys.entry_sk("2026-03", "X"))
 
     # When
-    status, body = api("GET", APPOINTMENTS, query={"next_token": token})
+    status, body = api("GET", APPOINTMENTS, query={"cursor": cursor})
 
     # Then
     assert status == 422
-    assert body["error"]["fields"][0]["path"] == "query.next_token"
+    assert body["error"]["fields"][0]["path"] == "query.cursor"
+
+
+def test_get_appointments_openapi_documents_limit_and_cursor() -> None:
+    # Given
+    from track_time.app import app
+
+    # When
+    operation = app.openapi_schema()["paths"]["/v1/patients/{patient_id}/appointments"]["get"]
+
+    # Then: the contract's pagination parameters, not the old token
+    names = {parameter["name"] for parameter in operation["parameters"] if parameter["in"] == "query"}
+    assert names == {"limit", "cursor"}
 
 
 def test_get_appointments_other_org_is_404_like_missing(seeded: None, api: Any) -> None:
@@ -330,8 +345,8 @@ def test_complete_appointment_entry_is_listed_with_time_entries(seeded: None, ap
 
     # Then
     assert status == 200
-    assert [e["entry_id"] for e in listed["entries"]] == [body["entry"]["entry_id"]]
-    assert listed["entries"][0]["appointment_id"] == appointment_id
+    assert [e["entry_id"] for e in listed["items"]] == [body["entry"]["entry_id"]]
+    assert listed["items"][0]["appointment_id"] == appointment_id
 
 
 def test_complete_appointment_twice_is_409(seeded: None, api: Any) -> None:

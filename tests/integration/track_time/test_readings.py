@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from rpm_billing import clock
 from rpm_billing.db import keys
+from tests.capture import captured_logs
 
 from .conftest import DEP, NOW, ORG, PAT, claims, get, month_item, put, seed
 
@@ -87,16 +89,77 @@ def seed_rtm(category: str = "musculoskeletal") -> None:
 
 
 @pytest.fixture
-def device_code(call_api: Any) -> Any:
-    """The live status of the patient's device-supply code (``99454`` for RPM, the category's for RTM)."""
+def billing_status(call_api: Any) -> Any:
+    """The patient's live billing status (as of today, or ``as_of``)."""
     from evaluate.app import lambda_handler
 
-    def read(code: str = "99454") -> dict[str, Any]:
-        status, _, body = call_api(lambda_handler, "GET", f"/v1/patients/{PAT}/billing/status", claims=claims())
+    def read(as_of: str | None = None) -> dict[str, Any]:
+        query = {"as_of": as_of} if as_of else None
+        path = f"/v1/patients/{PAT}/billing/status"
+        status, _, body = call_api(lambda_handler, "GET", path, claims=claims(), query=query)
         assert status == 200
-        return next(item for item in body["codes"] if item["code"] == code)
+        return dict(body)
 
     return read
+
+
+@pytest.fixture
+def device_code(billing_status: Any) -> Any:
+    """The live status of the patient's device-supply code (``99454`` for RPM, the category's for RTM)."""
+
+    def read(code: str = "99454", as_of: str | None = None) -> dict[str, Any]:
+        return next(item for item in billing_status(as_of)["codes"] if item["code"] == code)
+
+    return read
+
+
+def evaluate_month(month: str) -> int:
+    """Run the monthly evaluation of ``month`` for the seeded patient (a past month is closed); records written."""
+    from evaluate import service
+    from rpm_billing.db import billing
+
+    config = billing.load_config(ORG, DEP)
+    return service.evaluate_patient_month(
+        org_id=ORG,
+        deployment_id=DEP,
+        patient_id=PAT,
+        month=month,
+        evaluation_id=f"cpt-{DEP}-{month}-r1",
+        run=1,
+        config=config,
+        through=service.records_through(month, config),
+    )
+
+
+def concurrently(update: str, values: dict[str, Any], names: dict[str, str] | None = None) -> None:
+    """Change the enrollment as another writer would: through a client of its own (not counted as ours)."""
+    import boto3
+
+    from rpm_billing.settings import get_settings
+
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "Key": keys.key(keys.patient_pk(ORG, PAT), keys.ENROLLMENT_SK),
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        request["ExpressionAttributeNames"] = names
+    boto3.client("dynamodb").update_item(**request)
+
+
+def logged(caplog: Any, message: str) -> list[dict[str, Any]]:
+    """The captured log records with ``message``: message, level and the extra keys the product logged."""
+    standard = set(vars(logging.makeLogRecord({})))
+    return [
+        {
+            "message": record.getMessage(),
+            "level": record.levelname,
+            **{k: v for k, v in vars(record).items() if k not in standard},
+        }
+        for record in caplog.records
+        if record.getMessage() == message
+    ]
 
 
 # Batches ----------------------------------------------------------------------------------------------------
@@ -622,6 +685,322 @@ def test_post_readings_backfilled_earlier_days_are_recorded(seeded: None, api: A
     assert device_days("2026-03") == {f"2026-03-{day:02d}" for day in range(1, 11)}
 
 
+# Late-synced readings and the monitoring start ----------------------------------------------------------------
+
+LATE_LOG = "late-synced reading days fall before a monitoring start that stays"
+
+
+def test_post_readings_late_sync_moves_first_reading_day_back(seeded: None, api: Any, device_code: Any) -> None:
+    # Given: a device synced March 5-10 first; no explicit monitoring start
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    assert enrollment()["first_reading_day"] == "2026-03-05"
+
+    # When: the readings it had buffered for March 1-4 arrive later
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 4, prefix="late")), key="b2")
+
+    # Then: the first period starts on March 1 and counts all ten days
+    assert status == 200
+    assert body["new_device_days"] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert enrollment()["first_reading_day"] == "2026-03-01"
+    assert "days_before_start" not in enrollment()
+    code = device_code()
+    assert (code["period_start"], code["period_end"]) == ("2026-03-01", "2026-03-30")
+    assert code["evidence"]["days_with_data"] == 10
+
+
+def test_post_readings_late_sync_in_one_batch_with_later_days_moves_start(seeded: None, api: Any) -> None:
+    # Given: March 5-10 stored
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+
+    # When: one batch mixes a late March 3 with new days after the start
+    late = daily(date(2026, 3, 3), 1, prefix="late") + daily(date(2026, 3, 11), 2, prefix="new")
+    api("POST", READINGS, batch(*late), key="b2")
+
+    # Then
+    assert enrollment()["first_reading_day"] == "2026-03-03"
+
+
+def test_post_readings_late_sync_never_moves_explicit_monitoring_start(
+    seeded: None, api: Any, device_code: Any, billing_status: Any
+) -> None:
+    # Given: monitoring explicitly started on March 5, readings of March 5-10
+    put({**enrollment(), "monitoring_start": "2026-03-05"})
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+
+    # When: readings of March 1-4 sync late
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 4, prefix="late")), key="b2")
+
+    # Then: stored, but the period still starts on the explicit date; nothing is flagged
+    assert status == 200
+    assert body["accepted"] == 4
+    assert device_days("2026-03") == {f"2026-03-{day:02d}" for day in range(1, 11)}
+    stored = enrollment()
+    assert (stored["monitoring_start"], stored["first_reading_day"]) == ("2026-03-05", "2026-03-05")
+    assert "days_before_start" not in stored
+    code = device_code()
+    assert (code["period_start"], code["evidence"]["days_with_data"]) == ("2026-03-05", 6)
+    assert "readings_before_monitoring_start" not in [w["code"] for w in billing_status()["warnings"]]
+
+
+def test_post_readings_late_sync_after_first_period_billed_keeps_start(
+    seeded: None, api: Any, device_code: Any, billing_status: Any, caplog: Any
+) -> None:
+    # Given: an established patient with readings on March 5-20, and April's evaluation billed the first
+    # period (March 5 - April 3: set-up and 99454)
+    put({**enrollment(), "established_patient": True})
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 16)), key="b1")
+    clock.pin(datetime(2026, 5, 2, 15, tzinfo=UTC))
+    assert evaluate_month("2026-04") >= 2
+    assert enrollment()["periods_billed"]["period_start"] == "2026-03-05"
+    caplog.clear()
+
+    # When: readings of March 1-4 sync late
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 4, prefix="late")), key="b2")
+
+    # Then: the readings are stored, the start stays, the late days are recorded and reported
+    assert status == 200
+    assert body["new_device_days"] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    assert [day for day in reading_days() if day < "2026-03-05"] == body["new_device_days"]
+    assert len(device_days("2026-03")) == 20
+    stored = enrollment()
+    assert stored["first_reading_day"] == "2026-03-05"
+    assert stored["days_before_start"] == set(body["new_device_days"])
+    assert device_code(as_of="2026-04-03")["period_start"] == "2026-03-05"
+    warnings = {w["code"]: w["message"] for w in billing_status()["warnings"]}
+    assert warnings["readings_before_monitoring_start"].startswith("4 days with readings")
+    # ... and logged as a warning with ids and counts only
+    [record] = logged(caplog, LATE_LOG)
+    assert (record["level"], record["patient_id"], record["reason"], record["late_days"]) == (
+        "WARNING",
+        PAT,
+        "billed",
+        4,
+    )
+    assert not [value for value in record.values() if "2026-03" in str(value)]
+
+
+@pytest.mark.parametrize("flag", ["periods_billed", "setup_billed"])
+def test_post_readings_late_sync_with_billed_flag_keeps_start(seeded: None, api: Any, flag: str) -> None:
+    # Given: March 5-10 stored and the evaluation's flag on the enrollment (setup_billed: items billed
+    # before periods_billed existed)
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    billed = {"code": "99453", "period_start": "2026-03-05", "episode_id": "01EPISODE"}
+    put({**enrollment(), flag: billed})
+
+    # When
+    status, _ = api("POST", READINGS, batch(*daily(date(2026, 3, 3), 2, prefix="late")), key="b2")
+
+    # Then
+    assert status == 200
+    assert reading_days()[:2] == ["2026-03-03", "2026-03-04"]
+    assert enrollment()["first_reading_day"] == "2026-03-05"
+    assert enrollment()["days_before_start"] == {"2026-03-03", "2026-03-04"}
+
+
+def test_post_readings_late_sync_keeps_start_when_moved_period_would_end_in_closed_month(
+    seeded: None, api: Any, device_code: Any
+) -> None:
+    # Given: March 5-10 stored; on April 2 March is evaluated and closed (no period ended in it yet)
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    clock.pin(datetime(2026, 4, 2, 15, tzinfo=UTC))
+    assert evaluate_month("2026-03") == 0
+    assert month_item("2026-03")["closed"] is True
+
+    # When: March 1-4 sync late (a first period from March 1 would end on March 30, in the closed month)
+    status, _ = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 4, prefix="late")), key="b2")
+
+    # Then: stored and flagged; the first period still ends in April, where its codes can be billed
+    assert status == 200
+    assert len(device_days("2026-03")) == 10
+    assert enrollment()["first_reading_day"] == "2026-03-05"
+    assert enrollment()["days_before_start"] == {"2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"}
+    assert device_code()["period_end"] == "2026-04-03"
+
+
+def test_post_readings_late_sync_moves_start_when_moved_period_ends_in_open_month(
+    seeded: None, api: Any, device_code: Any
+) -> None:
+    # Given: March 20-25 stored; on April 2 March is evaluated and closed
+    clock.pin(datetime(2026, 3, 26, 15, tzinfo=UTC))
+    api("POST", READINGS, batch(*daily(date(2026, 3, 20), 6)), key="b1")
+    clock.pin(datetime(2026, 4, 2, 15, tzinfo=UTC))
+    evaluate_month("2026-03")
+
+    # When: March 15-19 sync late (a first period from March 15 ends on April 13, in the open April)
+    api("POST", READINGS, batch(*daily(date(2026, 3, 15), 5, prefix="late")), key="b2")
+
+    # Then
+    assert enrollment()["first_reading_day"] == "2026-03-15"
+    code = device_code()
+    assert (code["period_start"], code["period_end"]) == ("2026-03-15", "2026-04-13")
+    assert code["evidence"]["days_with_data"] == 11
+
+
+@pytest.mark.parametrize(
+    "enrollment_change",
+    [
+        {},
+        {"monitoring_start": "2026-03-05"},
+        {"periods_billed": {"code": "99454", "period_start": "2026-03-05", "episode_id": "01EPISODE"}},
+    ],
+    ids=["moved", "explicit_start", "billed"],
+)
+def test_post_readings_late_sync_costs_two_requests(
+    seeded: None, api: Any, ddb_requests: Any, enrollment_change: dict[str, Any]
+) -> None:
+    # Given: March 5-10 stored (which warmed the container), then the enrollment as the case needs
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    put({**enrollment(), **enrollment_change})
+    ddb_requests.reset()
+
+    # When: 100 readings of March 1-4 sync late
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 4, per_day=25, prefix="late")), key="b2")
+
+    # Then: one read and one transaction, whatever the start does
+    assert status == 200
+    assert body["accepted"] == 100
+    assert dict(ddb_requests.calls) == {"BatchGetItem": 1, "TransactWriteItems": 1}
+
+
+def test_post_readings_start_moved_meanwhile_by_other_batch_is_not_moved_later(
+    seeded: None, api: Any, ddb_requests: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: March 5-10 stored; between this batch's read and its write another batch moves the start to March 1
+    from rpm_billing.db import readings as repo
+
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    read = repo.read_known
+
+    def read_then_other_batch(*args: Any) -> Any:
+        known = read(*args)
+        concurrently("SET first_reading_day = :d", {":d": {"S": "2026-03-01"}})
+        return known
+
+    monkeypatch.setattr(repo, "read_known", read_then_other_batch)
+    ddb_requests.reset()
+
+    # When: this batch brings March 2-3 (earlier than the start it read, later than the current one)
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 2), 2, prefix="late")), key="b2")
+    requests = dict(ddb_requests.calls)
+
+    # Then: its transaction was cancelled once, chosen again from the current enrollment (no move), and committed
+    assert status == 200
+    assert body["new_device_days"] == ["2026-03-02", "2026-03-03"]
+    assert requests == {"BatchGetItem": 1, "TransactWriteItems": 2}
+    assert enrollment()["first_reading_day"] == "2026-03-01"
+    assert reading_days()[:2] == ["2026-03-02", "2026-03-03"]
+
+
+def test_post_readings_start_moved_meanwhile_to_later_day_is_moved_again(
+    seeded: None, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: March 5-10 stored; between this batch's read and its write another batch moves the start to March 3
+    from rpm_billing.db import readings as repo
+
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    read = repo.read_known
+
+    def read_then_other_batch(*args: Any) -> Any:
+        known = read(*args)
+        concurrently("SET first_reading_day = :d", {":d": {"S": "2026-03-03"}})
+        return known
+
+    monkeypatch.setattr(repo, "read_known", read_then_other_batch)
+
+    # When: this batch brings March 1-2
+    status, _ = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 2, prefix="late")), key="b2")
+
+    # Then: the earliest day wins
+    assert status == 200
+    assert enrollment()["first_reading_day"] == "2026-03-01"
+
+
+def test_post_readings_periods_fixed_meanwhile_keep_start_and_store_readings(
+    seeded: None, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: March 5-10 stored; between this batch's read and its write the evaluation bills the first period
+    from rpm_billing.db import readings as repo
+
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    read = repo.read_known
+
+    def read_then_billed(*args: Any) -> Any:
+        known = read(*args)
+        billed = {"M": {"code": {"S": "99453"}, "period_start": {"S": "2026-03-05"}}}
+        concurrently("SET periods_billed = :p", {":p": billed})
+        return known
+
+    monkeypatch.setattr(repo, "read_known", read_then_billed)
+
+    # When: March 1-2 sync late
+    status, _ = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 2, prefix="late")), key="b2")
+
+    # Then: the readings are stored, the start is not moved under the billed period, the days are flagged
+    assert status == 200
+    assert reading_days()[:2] == ["2026-03-01", "2026-03-02"]
+    assert enrollment()["first_reading_day"] == "2026-03-05"
+    assert enrollment()["days_before_start"] == {"2026-03-01", "2026-03-02"}
+
+
+def test_post_readings_enrollment_changing_on_every_attempt_still_stores_batch(
+    seeded: None, api: Any, ddb_requests: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    # Given: March 5-10 stored; before each send of this batch's transaction another batch moves the start
+    # one day earlier
+    import track_time.readings as use_case
+
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    earlier = iter(["2026-03-04", "2026-03-03", "2026-03-02"])
+    send = use_case.send
+
+    def send_after_other_batch(transaction: Any) -> None:
+        concurrently("SET first_reading_day = :d", {":d": {"S": next(earlier)}})
+        send(transaction)
+
+    monkeypatch.setattr(use_case, "send", send_after_other_batch)
+    ddb_requests.reset()
+    caplog.clear()
+
+    # When: this batch brings March 1
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 1, prefix="late")), key="b2")
+    requests = dict(ddb_requests.calls)
+
+    # Then: after the bounded attempts the batch is stored without moving the start, and that is logged
+    assert status == 200
+    assert body["accepted"] == 1
+    assert requests == {"BatchGetItem": 1, "TransactWriteItems": 3}
+    assert reading_days()[0] == "2026-03-01"
+    assert enrollment()["first_reading_day"] == "2026-03-02"
+    [record] = logged(caplog, LATE_LOG)
+    assert (record["reason"], record["late_days"]) == ("contended", 1)
+
+
+def test_post_readings_enrollment_ended_meanwhile_is_409(
+    seeded: None, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: March 5-10 stored; between this batch's read and its write the episode ends
+    from rpm_billing.db import readings as repo
+
+    api("POST", READINGS, batch(*daily(date(2026, 3, 5), 6)), key="b1")
+    read = repo.read_known
+
+    def read_then_ended(*args: Any) -> Any:
+        known = read(*args)
+        concurrently("SET #s = :ended", {":ended": {"S": "ended"}}, {"#s": "status"})
+        return known
+
+    monkeypatch.setattr(repo, "read_known", read_then_ended)
+
+    # When: March 1-2 sync late
+    status, body = api("POST", READINGS, batch(*daily(date(2026, 3, 1), 2, prefix="late")), key="b2")
+
+    # Then: refused as not enrolled, nothing of the batch stored
+    assert status == 409
+    assert "not enrolled" in body["error"]["message"]
+    assert reading_days()[0] == "2026-03-05"
+    assert enrollment()["first_reading_day"] == "2026-03-05"
+
+
 # Roles and tenants ------------------------------------------------------------------------------------------
 
 
@@ -680,15 +1059,19 @@ def test_post_readings_every_role_may_ingest(seeded: None, api: Any, role: str) 
     assert status == 200
 
 
-def test_post_readings_never_logs_or_echoes_values(seeded: None, api: Any, capsys: Any) -> None:
-    # Given: a value and an invalid unit carrying a canary
+def test_post_readings_never_logs_or_echoes_values(seeded: None, api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Given: a value and an invalid unit carrying a canary, and logs captured at the production level
+    caplog.set_level(logging.INFO)
     good = reading("r-1", "2026-03-10T14:00:00+00:00", value={"comment": "ZQXCANARY felt dizzy"})
     bad = reading("r-2", "2026-03-10T15:00:00+00:00", unit="ZQXCANARY<>")
 
     # When
-    api("POST", READINGS, batch(good), key="b1")
-    _, refused = api("POST", READINGS, batch(bad), key="b2")
+    accepted, _ = api("POST", READINGS, batch(good), key="b1")
+    status, refused = api("POST", READINGS, batch(bad), key="b2")
 
-    # Then
-    assert "ZQXCANARY" not in capsys.readouterr().out
+    # Then: both requests were logged, and neither the logs nor the error carry the canary
+    logs = captured_logs(caplog)
+    assert (accepted, status) == (200, 422)
+    assert caplog.records
+    assert "ZQXCANARY" not in logs
     assert "ZQXCANARY" not in str(refused)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from rpm_billing.db import keys
+from tests.capture import captured_logs
 
 from .conftest import ENTRIES, ORG, PAT, entry_body, get, month_item, put, seed
 
@@ -452,12 +454,44 @@ def test_get_entries_pages_through_month(seeded: None, api: Any) -> None:
 
     # When
     _, first = api("GET", ENTRIES, query={"month": "2026-03", "limit": "2"})
-    _, second = api("GET", ENTRIES, query={"month": "2026-03", "limit": "2", "next_token": first["next_token"]})
+    _, second = api("GET", ENTRIES, query={"month": "2026-03", "limit": "2", "cursor": first["next_cursor"]})
+
+    # Then: the contract's list shape, the month as an extra field, no cursor after the last page
+    assert set(first) == set(second) == {"month", "items", "next_cursor"}
+    assert (first["month"], second["month"]) == ("2026-03", "2026-03")
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    assert second["next_cursor"] is None
+    ids = [e["entry_id"] for e in first["items"] + second["items"]]
+    assert len(ids) == len(set(ids)) == 3
+    assert all(e["month"] == "2026-03" for e in first["items"] + second["items"])
+
+
+def test_get_entries_cursor_of_other_month_is_422(seeded: None, api: Any) -> None:
+    # Given: a cursor issued for February's entries
+    for day in (10, 11):
+        _entry(api, f"2026-02-{day}T14:00:00+00:00", 60, key=f"feb{day}")
+    _, february = api("GET", ENTRIES, query={"month": "2026-02", "limit": "1"})
+
+    # When: it is sent with March
+    status, body = api("GET", ENTRIES, query={"month": "2026-03", "cursor": february["next_cursor"]})
 
     # Then
-    ids = [e["entry_id"] for e in first["entries"] + second["entries"]]
-    assert len(ids) == len(set(ids)) == 3
-    assert all(e["month"] == "2026-03" for e in first["entries"] + second["entries"])
+    assert february["next_cursor"]
+    assert status == 422
+    assert [problem["path"] for problem in body["error"]["fields"]] == ["query.cursor"]
+
+
+def test_get_entries_openapi_documents_limit_and_cursor() -> None:
+    # Given
+    from track_time.app import app
+
+    # When
+    operation = app.openapi_schema()["paths"]["/v1/patients/{patient_id}/time-entries"]["get"]
+
+    # Then: the contract's pagination parameters, not the old token
+    names = {parameter["name"] for parameter in operation["parameters"] if parameter["in"] == "query"}
+    assert names == {"month", "limit", "cursor"}
 
 
 def test_get_entries_bad_month_is_422(seeded: None, api: Any) -> None:
@@ -510,16 +544,21 @@ def test_post_entry_deployment_outside_scope_is_404(seeded: None, api: Any) -> N
     assert status == 404
 
 
-def test_post_entry_never_logs_the_note(seeded: None, api: Any, capsys: Any) -> None:
-    # Given
+def test_post_entry_never_logs_the_note(seeded: None, api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Given: a note carrying a canary, and logs captured at the production level
+    caplog.set_level(logging.INFO)
     body = entry_body(note="ZQXCANARY patient said something")
 
-    # When
-    api("POST", ENTRIES, body, key="k")
-    api("POST", ENTRIES, {**body, "duration_seconds": 0}, key="k2")
+    # When: one entry is accepted and one refused
+    created, _ = api("POST", ENTRIES, body, key="k")
+    refused, error = api("POST", ENTRIES, {**body, "duration_seconds": 0}, key="k2")
 
-    # Then
-    assert "ZQXCANARY" not in capsys.readouterr().out
+    # Then: the product logged both requests, and neither the logs nor the error carry the note
+    logs = captured_logs(caplog)
+    assert (created, refused) == (201, 422)
+    assert "time entry recorded" in logs
+    assert "ZQXCANARY" not in logs
+    assert "ZQXCANARY" not in str(error)
 
 
 def _audit_actions() -> list[str]:

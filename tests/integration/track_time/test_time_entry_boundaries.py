@@ -74,5 +74,5 @@ def test_get_entries_year_end_months_list_apart(seeded: None, api: Any) -> None:
     _, listed_january = api("GET", ENTRIES, query={"month": "2026-01"})
 
     # Then
-    assert [e["entry_id"] for e in listed_december["entries"]] == [december["entry"]["entry_id"]]
-    assert [e["entry_id"] for e in listed_january["entries"]] == [january["entry"]["entry_id"]]
+    assert [e["entry_id"] for e in listed_december["items"]] == [december["entry"]["entry_id"]]
+    assert [e["entry_id"] for e in listed_january["items"]] == [january["entry"]["entry_id"]]

@@ -207,6 +207,28 @@ def test_warning_manual_only_for_rpm() -> None:
     assert "manual_readings_not_counted" in warning_codes(evaluation)
 
 
+def test_warning_readings_before_fixed_monitoring_start() -> None:
+    # Given three reading days that synced after the periods were fixed, before the monitoring start
+    patient = facts(reading_days=days(START, 20), days_before_start=3)
+    # When evaluated live and when closing the month
+    live = evaluate(patient, as_of=D)
+    closing = evaluate_month(patient, month="2026-03")
+    # Then both flag it, naming the count, and the period still starts at the monitoring start
+    for evaluation in (live, closing):
+        warning = next(w for w in evaluation.warnings if w.code == "readings_before_monitoring_start")
+        assert warning.message.startswith("3 days with readings")
+    assert code(closing, "99454").period_start == START
+
+
+def test_warning_readings_before_start_absent_without_late_days() -> None:
+    # Given no late days
+    patient = facts(reading_days=days(START, 20), days_before_start=0)
+    # When evaluated
+    evaluation = evaluate(patient, as_of=D)
+    # Then no such warning
+    assert "readings_before_monitoring_start" not in warning_codes(evaluation)
+
+
 def test_rtm_without_category_has_no_device_codes() -> None:
     # Given an RTM patient without a category
     patient = rtm(None, reading_days=days(START, 20))  # type: ignore[arg-type]

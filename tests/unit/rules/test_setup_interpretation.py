@@ -58,6 +58,35 @@ def test_setup_already_billed_is_not_applicable() -> None:
     assert (result.status, result.units) == (Status.NOT_APPLICABLE, 0)
 
 
+def test_setup_billed_in_the_judged_period_stays_met() -> None:
+    # Given set-up billed with a date of service inside the first 30-day period (March 1-30)
+    patient = facts(reading_days=days(START, 5), setup_billed=True, setup_billed_on=date(2026, 3, 30))
+    # When March is judged again (a re-run, a status as of a day in the period, an export)
+    result = code(evaluate_month(patient, month="2026-03"), "99453")
+    # Then it is the claim already made: met, one unit, same date of service
+    assert (result.status, result.units, result.date_of_service) == (Status.MET, 1, date(2026, 3, 30))
+
+
+def test_setup_billed_in_an_earlier_period_is_not_applicable() -> None:
+    # Given set-up billed on a date before this period
+    patient = facts(reading_days=days(START, 5), setup_billed=True, setup_billed_on=date(2026, 2, 27))
+    # When March is closed
+    result = code(evaluate_month(patient, month="2026-03"), "99453")
+    # Then it cannot be billed again
+    assert (result.status, result.units) == (Status.NOT_APPLICABLE, 0)
+
+
+def test_setup_prior_claim_in_the_judged_period_stays_met() -> None:
+    # Given a prior 99453 claim dated inside the first period
+    patient = facts(
+        reading_days=days(START, 5), prior_claims=(PriorClaim(code="99453", date_of_service=date(2026, 3, 30)),)
+    )
+    # When March is closed
+    result = code(evaluate_month(patient, month="2026-03"), "99453")
+    # Then it is that claim: met
+    assert result.status == Status.MET
+
+
 def test_setup_prior_claim_is_not_applicable() -> None:
     # Given a prior 98975 claim for an RTM patient
     patient = rtm(

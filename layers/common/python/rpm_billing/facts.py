@@ -83,6 +83,18 @@ def setup_already_billed(enrollment: Mapping[str, Any]) -> bool:
     return episode is None or billed_episode is None or billed_episode == episode
 
 
+def setup_billed_on(enrollment: Mapping[str, Any]) -> date | None:
+    """The date of service of the set-up claim of the current episode, when it was billed and recorded one."""
+    billed = enrollment.get("setup_billed")
+    if not setup_already_billed(enrollment) or not isinstance(billed, Mapping):
+        return None
+    raw = billed.get("date_of_service")
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
 def practice_time_zone(config: Any) -> str:
     """The deployment's (practice's) IANA zone."""
     return str(field(config, "time_zone", "UTC"))
@@ -104,7 +116,7 @@ def facts_from_items(
     Args:
         profile: The PROFILE item (only ``time_zone`` and ``patient_id`` are read; no PHI leaves here).
         enrollment: The ENROLLMENT item (consent, established patient, monitoring start, first reading day,
-            set-up already billed in this episode).
+            set-up already billed in this episode, reading days synced before a start that stayed).
         config: The deployment configuration (``program``, ``rtm_category``, ``time_zone``).
         month_items: MONTH aggregates covering the period(s) to judge (e.g. the months around a date).
 
@@ -112,6 +124,8 @@ def facts_from_items(
         The ``PatientFacts`` of the patient for the given months.
     """
     reading_days, time_entries = month_facts(month_items)
+    # The anchor of the 30-day periods: the explicit start, else the earliest reading day (moved back by
+    # late-synced readings until billing fixes it; rpm_billing.db.readings).
     monitoring_start = _as_date(enrollment.get("monitoring_start")) or _as_date(enrollment.get("first_reading_day"))
     return PatientFacts(
         program=cast(Any, _as_str(field(config, "program", "RPM"))),
@@ -124,6 +138,8 @@ def facts_from_items(
         reading_days=reading_days,
         time_entries=time_entries,
         setup_billed=setup_already_billed(enrollment),
+        setup_billed_on=setup_billed_on(enrollment),
+        days_before_start=len(enrollment.get("days_before_start") or ()),
         patient_id=str(enrollment.get("patient_id") or (profile or {}).get("patient_id") or ""),
     )
 

@@ -5,8 +5,8 @@ Request budgets (architecture §4):
 - ``read_patient_window``: one ``BatchGetItem`` (PROFILE, ENROLLMENT and the MONTH aggregates asked for);
   unprocessed keys, which DynamoDB returns under throttling, are retried with backoff (extra requests only then).
 - ``write_patient_month``: one ``TransactWriteItems`` (conditional Put of each billing record, ``closed`` on the
-  month, ``setup_billed`` on the enrollment). On a re-run the record Puts fail their ``attribute_not_exists``
-  condition; the cancellation reasons say which, and one more transaction writes the rest.
+  month, ``setup_billed`` and ``periods_billed`` on the enrollment). On a re-run the record Puts fail their
+  ``attribute_not_exists`` condition; the cancellation reasons say which, and one more transaction writes the rest.
 - Worklist reads query GSI1 partitions page by page (ENROLLED, enrolled PATIENTS, MONTH).
 """
 
@@ -210,12 +210,23 @@ def record_item(
 
 @dataclass(frozen=True)
 class MonthWrite:
-    """What one patient-month evaluation writes."""
+    """What one patient-month evaluation writes.
+
+    Attributes:
+        records: The RECORD items.
+        close_month: Set ``closed`` on the month (a month that is over).
+        setup_billed: ``{code, date_of_service, episode_id}`` of a set-up record among ``records``.
+        setup_record_sk: Its SK (no ``setup_billed`` when that record existed already).
+        periods_billed: ``{code, period_start, episode_id}`` when ``records`` hold a code judged in 30-day periods
+            (set-up, device supply, 99091): the enrollment keeps the first one, and from then on readings no longer
+            move its ``first_reading_day`` (the periods are fixed; ``rpm_billing.db.readings``).
+    """
 
     records: tuple[dict[str, Any], ...]
     close_month: bool
     setup_billed: dict[str, Any] | None = None
     setup_record_sk: str | None = None
+    periods_billed: dict[str, Any] | None = None
 
 
 def _actions(org_id: str, patient_id: str, month: str, write: MonthWrite, skip: set[str]) -> list[dict[str, Any]]:
@@ -247,15 +258,25 @@ def _actions(org_id: str, patient_id: str, month: str, write: MonthWrite, skip: 
                 }
             }
         )
+    # One action per item in a transaction: both enrollment flags go in one update. ``periods_billed`` is sent
+    # even when its records exist already (a re-run), so that episodes billed before the flag existed get it.
+    sets: list[str] = []
+    values: dict[str, Any] = {}
     if write.setup_billed is not None and write.setup_record_sk not in skip:
+        sets.append("setup_billed = :s")
+        values[":s"] = to_value(write.setup_billed)
+    if write.periods_billed is not None:
+        sets.append("periods_billed = if_not_exists(periods_billed, :p)")
+        values[":p"] = to_value(write.periods_billed)
+    if sets:
         actions.append(
             {
                 "Update": {
                     "TableName": table,
                     "Key": keys.key(pk, keys.ENROLLMENT_SK),
-                    "UpdateExpression": "SET setup_billed = :s",
+                    "UpdateExpression": "SET " + ", ".join(sets),
                     "ConditionExpression": "attribute_exists(PK)",
-                    "ExpressionAttributeValues": {":s": to_value(write.setup_billed)},
+                    "ExpressionAttributeValues": values,
                 }
             }
         )

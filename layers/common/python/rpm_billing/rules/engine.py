@@ -567,7 +567,7 @@ class _Run:
             reason = "no documented consent on file"
         elif policy.require_consent and facts.consent_date is not None and facts.consent_date > result.period_end:
             reason = "consent is dated after the period"
-        elif result.kind == "setup" and (facts.setup_billed or any(c.code == result.code for c in facts.prior_claims)):
+        elif result.kind == "setup" and self.setup_billed_elsewhere(result):
             reason = "set-up already billed in this episode"
         else:
             reason = self.claim_conflict(result)
@@ -581,6 +581,17 @@ class _Run:
             pending=(),
             notes=(*result.notes, reason),
         )
+
+    def setup_billed_elsewhere(self, result: CodeResult) -> bool:
+        """Whether the episode's set-up was billed outside ``result``'s period (in it, it is that very claim)."""
+
+        def inside(day: date | None) -> bool:
+            return day is not None and result.period_start <= day <= result.period_end
+
+        facts = self.facts
+        if facts.setup_billed and not inside(facts.setup_billed_on):
+            return True
+        return any(c.code == result.code and not inside(c.date_of_service) for c in facts.prior_claims)
 
     def claim_conflict(self, result: CodeResult) -> str | None:
         """R-D2/R-X1: a claim of the same kind by another practitioner or the other program overlaps the period."""
@@ -620,6 +631,14 @@ class _Run:
             add(Warning("rtm_category_missing", "the RTM category is not set, so no device code applies"))
         if self.ctx.manual_only:
             add(Warning("manual_readings_not_counted", "only manual readings: they do not count for RPM"))
+        if facts.days_before_start:
+            add(
+                Warning(
+                    "readings_before_monitoring_start",
+                    f"{_plural(facts.days_before_start, 'day', 'days')} with readings synced late, before a "
+                    "monitoring start that billing had already fixed: they count in no 30-day period",
+                )
+            )
         if any(r.days_with_data == 0 for r in time_met):
             add(Warning("no_data_with_time_code", "management time billed in a month without any readings"))
         if stats.interactions and not stats.calls:

@@ -90,6 +90,10 @@ class PatientFacts:
         em_visit_dates: Practice-local dates of E/M visits by the billing practitioner (R-T3d, R-P1).
         prior_claims: Codes already billed.
         setup_billed: Whether the set-up code was already billed in this episode.
+        setup_billed_on: The date of service of that set-up claim, when known: judged again in the period that
+            holds it, the set-up code stays ``met`` (it is the claim already made), elsewhere it is not applicable.
+        days_before_start: Days with readings that were synced after the 30-day periods were fixed (billed, or
+            their month closed) and fall before the monitoring start: they count in no period (R-D4).
         patient_id: Opaque identifier, echoed for tracing only.
     """
 
@@ -106,6 +110,8 @@ class PatientFacts:
     em_visit_dates: frozenset[date] = frozenset()
     prior_claims: tuple[PriorClaim, ...] = ()
     setup_billed: bool = False
+    setup_billed_on: date | None = None
+    days_before_start: int = 0
     patient_id: str = ""
 
 
