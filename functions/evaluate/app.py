@@ -15,11 +15,11 @@ Routes (api.md "Billing status, worklist, evaluation"):
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluate import service
-from rpm_billing.api import ApiApp, current_event, current_principal
+from rpm_billing.api import ApiApp, current_principal
 from rpm_billing.auth import Action
 from rpm_billing.db import billing
 from rpm_billing.errors import NotFound
@@ -45,14 +45,17 @@ class EvaluationStarted(BaseModel):
     status: str
 
 
-def _query(name: str) -> str | None:
-    value = current_event().get_query_string_value(name)
-    return value if value not in (None, "") else None
+#: Query parameters are documented here and validated by the service, whose 422s name the parameter.
+AsOf = Annotated[str | None, Query(description="YYYY-MM-DD; default: today in the deployment's time zone")]
+Code = Annotated[str | None, Query(description="A CPT code of the deployment's program; default: its first code")]
+Month = Annotated[str | None, Query(description="YYYY-MM")]
+Limit = Annotated[str | None, Query(description="Page size, 1 to 200")]
+Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page")]
 
 
 @app.get("/v1/patients/<patient_id>/billing/status", allow=Action.READ, summary="Live billing status of a patient")
-def get_status(patient_id: str) -> dict[str, Any]:
-    return service.patient_status(current_principal(), patient_id, _query("as_of"))
+def get_status(patient_id: str, as_of: AsOf = None) -> dict[str, Any]:
+    return service.patient_status(current_principal(), patient_id, as_of or None)
 
 
 @app.get(
@@ -60,8 +63,10 @@ def get_status(patient_id: str) -> dict[str, Any]:
     allow=Action.READ,
     summary="Enrolled patients by urgency and deadline for a code",
 )
-def get_worklist(deployment_id: str) -> dict[str, Any]:
-    params = {name: _query(name) for name in ("code", "month", "limit", "cursor")}
+def get_worklist(
+    deployment_id: str, code: Code = None, month: Month = None, limit: Limit = None, cursor: Cursor = None
+) -> dict[str, Any]:
+    params = {"code": code or None, "month": month or None, "limit": limit or None, "cursor": cursor or None}
     return service.worklist(current_principal().org_id, deployment_id, params)
 
 
@@ -69,6 +74,7 @@ def get_worklist(deployment_id: str) -> dict[str, Any]:
     "/v1/deployments/<deployment_id>/billing/evaluations",
     allow=Action.EVALUATE,
     summary="Run the monthly evaluation now",
+    status_code=202,
 )
 def post_evaluation(deployment_id: str, request: Annotated[EvaluationRequest, Body()]) -> Response[EvaluationStarted]:
     started = service.start_run(current_principal().org_id, deployment_id, request.month)
@@ -85,9 +91,11 @@ def get_evaluation(deployment_id: str, evaluation_id: str) -> dict[str, Any]:
 
 
 @app.get("/v1/patients/<patient_id>/billing/records", allow=Action.READ, summary="Billing records of a month")
-def get_records(patient_id: str) -> dict[str, Any]:
+def get_records(
+    patient_id: str, month: Annotated[str | None, Query(description="YYYY-MM (required)")] = None
+) -> dict[str, Any]:
     principal = current_principal()
-    month = service.parse_month(_query("month"))
+    month = service.parse_month(month or None)
     window = billing.read_patient_window(principal.org_id, patient_id, [])
     if window.profile is None or not principal.sees_deployment(str(window.profile.get("deployment_id") or "")):
         raise NotFound("patient not found")
