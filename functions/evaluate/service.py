@@ -428,9 +428,22 @@ def evaluate_patient_month(
             }
             setup_sk = record["SK"]
     write = billing.MonthWrite(
-        records=tuple(records), close_month=through is None, setup_billed=setup, setup_record_sk=setup_sk
+        records=tuple(records),
+        close_month=through is None,
+        setup_billed=setup,
+        setup_record_sk=setup_sk,
+        periods_billed=_periods_billed(results, enrollment),
     )
     return billing.write_patient_month(org_id, patient_id, month, write)
+
+
+def _periods_billed(results: list[CodeResult], enrollment: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The earliest billed code judged in 30-day periods (set-up, device supply, 99091), for ``periods_billed``."""
+    anchored = [result for result in results if result.kind != "time"]
+    if not anchored:
+        return None
+    first = min(anchored, key=lambda result: (result.period_start, result.code))
+    return {"code": first.code, "period_start": _iso(first.period_start), "episode_id": enrollment.get("episode_id")}
 
 
 def evaluate_batch(event: Mapping[str, Any]) -> dict[str, Any]:
