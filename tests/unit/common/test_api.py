@@ -114,3 +114,26 @@ def test_openapi_documents_error_shape(app: ApiApp) -> None:
     op = schema["paths"]["/v1/deployments/{deployment_id}/things"]["post"]
     assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
     assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "expected"),
+    [
+        ("POST", "/v1/deployments/dep1/things", "Contributor", 403),
+        ("POST", "/v1/deployments/dep9/things", "DeploymentStaff", 403),
+        ("GET", "/v1/things/t1", "Contributor", 409),
+    ],
+)
+def test_handle_leaves_no_caller_keys_on_the_logger(
+    app: ApiApp, method: str, path: str, role: str, expected: int
+) -> None:
+    # Given: a request refused early, or answered by the route
+    from rpm_billing.observability import logger
+
+    claims = claims_for(role, "org1", "dep1", user_id="caller-1")
+    # When
+    status, _, _ = call(app, method, path, body={"name": "x"}, claims=claims)
+    # Then: the caller's keys are gone before the next request logs anything
+    keys = logger.get_current_keys()
+    assert status == expected
+    assert not {"user_id", "org_id", "route"} & set(keys)

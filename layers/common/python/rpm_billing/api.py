@@ -353,33 +353,13 @@ class ApiApp:
             logger.info("request unauthenticated", status=401)
             return error_body(401, "unauthorized", "a valid token is required")
         spec = self.match(method, path)
-        if spec is not None:
-            logger.append_keys(
-                user_id=principal.user_id, org_id=principal.org_id, route=f"{spec.method} {spec.template}"
-            )
-            if not principal.may(spec.action):
-                logger.info("audit access denied", action=spec.action.value, role=principal.primary_role, status=403)
-                return error_body(403, "forbidden", "your role may not do this")
-            deployment_id = (event.get("pathParameters") or {}).get("deployment_id") or _path_param(spec, path)
-            if deployment_id and not principal.sees_deployment(deployment_id):
-                return error_body(404, "not_found", "deployment not found")
-            if spec.json_body and not _is_json_media(event.get("headers")):
-                # Powertools would parse form or multipart bodies, and a multipart type without a boundary
-                # escaped as a ValueError (a 500); JSON routes take JSON only.
-                logger.info("request body media type unsupported", status=415)
-                return error_body(415, "unsupported_media_type", "the body must be application/json")
-        principal_token = _principal.set(principal)
-        resolver = self.resolver
-        event_token = None
         try:
-            from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-
-            event_token = _event.set(APIGatewayProxyEvent(event))
-            response = resolver.resolve(event, context)
+            refused = self._refusal(spec, principal, event, path)
+            if refused is not None:
+                return refused
+            response = self._resolve(event, context, principal)
         finally:
-            _principal.reset(principal_token)
-            if event_token is not None:
-                _event.reset(event_token)
+            # Keys of this request never reach the next one's log lines, whatever way it ended.
             logger.remove_keys(["user_id", "org_id", "route"])
         headers = response.setdefault("headers", {}) or {}
         headers.update(SECURITY_HEADERS)
@@ -389,6 +369,38 @@ class ApiApp:
             for key, value in SECURITY_HEADERS.items():
                 multi[key] = [value]
         return response
+
+    def _refusal(
+        self, spec: RouteSpec | None, principal: Principal, event: dict[str, Any], path: str
+    ) -> dict[str, Any] | None:
+        """The 403, 404 or 415 of a matched route, decided before the body is read (``None``: go on)."""
+        if spec is None:
+            return None
+        logger.append_keys(user_id=principal.user_id, org_id=principal.org_id, route=f"{spec.method} {spec.template}")
+        if not principal.may(spec.action):
+            logger.info("audit access denied", action=spec.action.value, role=principal.primary_role, status=403)
+            return error_body(403, "forbidden", "your role may not do this")
+        deployment_id = (event.get("pathParameters") or {}).get("deployment_id") or _path_param(spec, path)
+        if deployment_id and not principal.sees_deployment(deployment_id):
+            return error_body(404, "not_found", "deployment not found")
+        if spec.json_body and not _is_json_media(event.get("headers")):
+            # Powertools would parse form or multipart bodies, and a multipart type without a boundary
+            # escaped as a ValueError (a 500); JSON routes take JSON only.
+            logger.info("request body media type unsupported", status=415)
+            return error_body(415, "unsupported_media_type", "the body must be application/json")
+        return None
+
+    def _resolve(self, event: dict[str, Any], context: Any, principal: Principal) -> dict[str, Any]:
+        """Let Powertools validate and route the event, with the caller and the event in context."""
+        from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+        principal_token = _principal.set(principal)
+        event_token = _event.set(APIGatewayProxyEvent(event))
+        try:
+            return self.resolver.resolve(event, context)
+        finally:
+            _principal.reset(principal_token)
+            _event.reset(event_token)
 
     # OpenAPI ----------------------------------------------------------------------------------------------
 
