@@ -226,9 +226,14 @@ def post_document(patient_id: str, body: Annotated[DocumentIn, Body()]) -> Respo
 
 
 @app.get(DOCUMENTS, allow=Action.READ, summary="List a patient's order documents")
-def get_documents(patient_id: str) -> Response[DocumentList]:
-    records = service.documents_of(current_principal(), _id("patient_id", patient_id))
-    return _json(200, DocumentList(items=[DocumentOut(**_document_out(r)) for r in records]).model_dump(mode="json"))
+def get_documents(
+    patient_id: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response[DocumentList]:
+    records, next_cursor = service.documents_of(current_principal(), _id("patient_id", patient_id), limit, cursor)
+    page = DocumentList(items=[DocumentOut(**_document_out(r)) for r in records], next_cursor=next_cursor)
+    return _json(200, page.model_dump(mode="json"))
 
 
 @app.get(DOCUMENTS + "/<document_id>", allow=Action.READ, summary="A presigned download link of one order document")

@@ -430,24 +430,40 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
 
 
+def _cursor_fields(cursor: str) -> dict[str, Any] | None:
+    if len(cursor) > 1024:
+        return None
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(plain, dict) or not all(isinstance(v, str) and v for v in plain.values()):
+        return None
+    return plain
+
+
+def decode_key_cursor(cursor: str | None, expected_pk: str, sk_prefix: str) -> dict[str, Any] | None:
+    """The start key of a base-table cursor of one partition's ``sk_prefix`` items, or a 422 on ``query.cursor``."""
+    if not cursor:
+        return None
+    plain = _cursor_fields(cursor)
+    if (
+        plain is None
+        or set(plain) != {"PK", "SK"}
+        or plain["PK"] != expected_pk
+        or not plain["SK"].startswith(sk_prefix)
+    ):
+        raise invalid_field("query.cursor", "is not a cursor of this list")
+    return {name: {"S": value} for name, value in plain.items()}
+
+
 def decode_cursor(cursor: str | None, expected_gsi_pk: str) -> dict[str, Any] | None:
     """The start key of a cursor made by ``encode_cursor`` for this list, or a 422 naming ``query.cursor``."""
     if not cursor:
         return None
-    problem = invalid_field("query.cursor", "is not a cursor of this list")
-    if len(cursor) > 1024:
-        raise problem
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise problem from None
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"PK", "SK", "GSI1PK", "GSI1SK"}
-        or not all(isinstance(v, str) and v for v in plain.values())
-        or plain["GSI1PK"] != expected_gsi_pk
-    ):
-        raise problem
+    plain = _cursor_fields(cursor)
+    if plain is None or set(plain) != {"PK", "SK", "GSI1PK", "GSI1SK"} or plain["GSI1PK"] != expected_gsi_pk:
+        raise invalid_field("query.cursor", "is not a cursor of this list")
     return {name: {"S": value} for name, value in plain.items()}
 
 
@@ -820,12 +836,15 @@ def request_upload(
     return _presigned_post(principal.org_id, document_id, body.size), replay
 
 
-def documents_of(principal: Principal, patient_id: str) -> list[DocumentRecord]:
-    """A patient's order documents (profile read for scope, then one query)."""
+def documents_of(
+    principal: Principal, patient_id: str, limit: int = 50, cursor: str | None = None
+) -> tuple[list[DocumentRecord], str | None]:
+    """One page of a patient's order documents (profile read for scope, then one query) and the next cursor."""
     patient_in_scope(principal, patient_id, Action.READ)
-    documents = list_documents(principal.org_id, patient_id)
+    start = decode_key_cursor(cursor, keys.patient_pk(principal.org_id, patient_id), keys.document_sk(""))
+    documents, last = list_documents(principal.org_id, patient_id, limit, start)
     audit_log(principal, action="documents.list", target_type="patient", target_id=patient_id)
-    return documents
+    return documents, encode_cursor(last)
 
 
 def download_link(principal: Principal, patient_id: str, document_id: str) -> tuple[DocumentRecord, str, int]:

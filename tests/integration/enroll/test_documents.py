@@ -124,3 +124,29 @@ def test_post_document_is_audited_in_its_transaction(configured: Api, ddb_reques
     assert status == 201
     assert ddb_requests.calls["TransactWriteItems"] == 1
     assert ddb_requests.total == 2
+
+
+def test_list_documents_pages_with_a_cursor(configured: Api) -> None:
+    # Given: three order documents
+    created = [configured("POST", DOCS, body=PDF, headers={"Idempotency-Key": f"d{i}"})[2] for i in range(3)]
+
+    # When: the list is read two at a time
+    _, _, first = configured("GET", DOCS, query={"limit": "2"})
+    _, _, second = configured("GET", DOCS, query={"limit": "2", "cursor": first["next_cursor"]})
+
+    # Then: both pages together hold each document once, and the last page has no cursor
+    listed = [d["document_id"] for d in first["items"] + second["items"]]
+    assert len(first["items"]) == 2
+    assert first["next_cursor"]
+    assert second["next_cursor"] is None
+    assert sorted(listed) == sorted(d["document_id"] for d in created)
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor", "eyJQSyI6ICJ4In0"])
+def test_list_documents_foreign_cursor_is_422(configured: Api, cursor: str) -> None:
+    # Given: a cursor this list did not issue
+    # When
+    status, _, body = configured("GET", DOCS, query={"cursor": cursor})
+    # Then
+    assert status == 422
+    assert [f["path"] for f in body["error"]["fields"]] == ["query.cursor"]

@@ -238,18 +238,23 @@ def get_document(org_id: str, patient_id: str, document_id: str) -> DocumentReco
     return document_from_item(item) if item else None
 
 
-def list_documents(org_id: str, patient_id: str, limit: int = 100) -> list[DocumentRecord]:
-    """A patient's order documents, oldest first (one query page)."""
-    response = dynamodb().query(
-        TableName=get_settings().table_name,
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :doc)",
-        ExpressionAttributeValues={
+def list_documents(
+    org_id: str, patient_id: str, limit: int = 100, start_key: dict[str, Any] | None = None
+) -> tuple[list[DocumentRecord], dict[str, Any] | None]:
+    """One page of a patient's order documents, oldest first, and the key to resume after it (one query)."""
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :doc)",
+        "ExpressionAttributeValues": {
             ":pk": {"S": keys.patient_pk(org_id, patient_id)},
             ":doc": {"S": keys.document_sk("")},
         },
-        Limit=limit,
-    )
-    return [document_from_item(item) for item in response.get("Items", [])]
+        "Limit": limit,
+    }
+    if start_key:
+        request["ExclusiveStartKey"] = start_key
+    response = dynamodb().query(**request)
+    return [document_from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
 
 
 def list_patients_page(
