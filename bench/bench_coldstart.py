@@ -164,6 +164,10 @@ def _env(endpoint: str, **extra: str) -> dict[str, str]:
             "DOCUMENTS_BUCKET": "rpm-billing-documents-bench",
             "POWERTOOLS_SERVICE_NAME": "bench",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # As in Lambda: the X-Ray SDK then samples locally from the trace header instead of building the
+            # clients of centralised sampling, and sends segments over UDP to the (absent) daemon.
+            "LAMBDA_TASK_ROOT": str(ROOT),
+            "_X_AMZN_TRACE_ID": "Root=1-67890abc-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1",
         }
     )
     env.update(extra)
