@@ -70,6 +70,14 @@ class FakeLambdaContext:
         return 30_000
 
 
+@pytest.fixture(autouse=True)
+def _cyclic_gc_on() -> None:
+    """Importing a function package pauses the cyclic collector until a handler runs; tests run with it on."""
+    from rpm_billing import coldstart
+
+    coldstart.resume()
+
+
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()

@@ -25,6 +25,7 @@ from enroll.models import (
     PatientOut,
     PatientPage,
 )
+from rpm_billing import coldstart
 from rpm_billing.api import ApiApp, current_event, current_principal, header, raw_body, request_id
 from rpm_billing.auth import Action
 from rpm_billing.db.enrollment import DeploymentConfig, DocumentRecord, PatientRecord
@@ -245,6 +246,7 @@ def get_document(patient_id: str, document_id: str) -> Response[DocumentLinkOut]
     return _json(200, link.model_dump(mode="json"))
 
 
+@coldstart.ends_initialisation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     response = app.handle(event, context)

@@ -52,7 +52,6 @@ from rpm_billing.errors import (
 )
 from rpm_billing.ids import body_fingerprint, derived_id, new_ulid
 from rpm_billing.observability import logger
-from rpm_billing.rules import BillingPolicy
 from rpm_billing.settings import get_settings
 
 IDEMPOTENCY_TTL = timedelta(hours=48)
@@ -202,6 +201,8 @@ def billing_config(principal: Principal, deployment_id: str) -> DeploymentConfig
 
 def _validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
     """Check policy overrides against ``rpm_billing.rules.BillingPolicy``; a 422 names each bad setting."""
+    from rpm_billing.rules.policy import BillingPolicy  # the engine's settings only; the engine is not needed
+
     try:
         BillingPolicy.model_validate(policy)
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluate import service
+from rpm_billing import coldstart
 from rpm_billing.api import ApiApp, current_principal
 from rpm_billing.auth import Action
 from rpm_billing.db import billing
@@ -108,6 +109,7 @@ def get_records(
     }
 
 
+@coldstart.ends_initialisation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway REST proxy entry point."""
     return app.handle(event, context)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from evaluate import service
+from rpm_billing import coldstart
 from rpm_billing.db import billing
 from rpm_billing.db.client import s3
 from rpm_billing.observability import logger
@@ -23,6 +24,7 @@ def batch_manifest_key(evaluation_id: str) -> str:
     return f"runs/{evaluation_id}/batches.json"
 
 
+@coldstart.ends_initialisation
 def list_patients_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Write the enrolled patients of the deployment, in batches, to the work bucket for the distributed map."""
     ids = list(billing.iter_enrolled_patient_ids(str(event["org_id"]), str(event["deployment_id"])))
@@ -36,11 +38,13 @@ def list_patients_handler(event: dict[str, Any], context: Any) -> dict[str, Any]
     return {"bucket": bucket, "key": key, "count": len(batches), "patients": len(ids)}
 
 
+@coldstart.ends_initialisation
 def evaluate_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Evaluate one batch of patients (the distributed map's item)."""
     return service.evaluate_batch(event)
 
 
+@coldstart.ends_initialisation
 def summarise_run_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Write the run's summary onto its EVAL item: failed if a step failed, else succeeded (failures listed)."""
     evaluated, written, failures, count = service.summarise(event.get("results") or [])
@@ -74,6 +78,7 @@ def summarise_run_handler(event: dict[str, Any], context: Any) -> dict[str, Any]
     }
 
 
+@coldstart.ends_initialisation
 def monthly_trigger_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Start run 1 of the month that just ended for every billing-enabled deployment (scheduled monthly)."""
     month = service.trigger_month(event or {})

@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from export import report, source, worker
-from rpm_billing import clock
+from rpm_billing import clock, coldstart
 from rpm_billing.api import SECURITY_HEADERS, ApiApp, current_principal, header, request_id
 from rpm_billing.auth import Action, Principal
 from rpm_billing.db import exports, keys
@@ -227,6 +227,7 @@ def get_export(export_id: str) -> dict[str, Any]:
     return answer
 
 
+@coldstart.ends_initialisation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway entry point; in-process workers (no worker function configured) run before returning."""
     _inline.clear()

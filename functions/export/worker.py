@@ -16,7 +16,7 @@ from typing import Any
 
 from export import report, source
 from export.zipstream import MIN_PART_SIZE, MultipartSink, ReportFile, write_bytes
-from rpm_billing import clock
+from rpm_billing import clock, coldstart
 from rpm_billing.db import exports
 from rpm_billing.observability import logger
 from rpm_billing.settings import get_settings
@@ -148,6 +148,7 @@ def run(org_id: str, export_id: str, *, evaluator: report.Evaluator | None = Non
         logger.remove_keys(["org_id", "export_id"])
 
 
+@coldstart.ends_initialisation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point of the asynchronous invocation: ``{"org_id", "export_id"}``."""
     org_id, export_id = str(event.get("org_id") or ""), str(event.get("export_id") or "")

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rpm_billing import clock
+from rpm_billing import clock, coldstart
 from rpm_billing.api import ApiApp, current_principal, header, raw_body, request_id
 from rpm_billing.auth import Action
 from rpm_billing.errors import FieldProblem, PreconditionRequired, invalid_field
@@ -170,5 +170,6 @@ def post_readings(patient_id: str, body: Annotated[ReadingsIn, Body()]) -> Respo
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@coldstart.ends_initialisation
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.handle(event, context)

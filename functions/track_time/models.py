@@ -4,9 +4,9 @@ import json
 from decimal import Decimal
 from typing import Any, Literal
 
-from boto3.dynamodb.types import TypeSerializer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from rpm_billing.db.attributes import serialize
 from rpm_billing.ids import ID_PATTERN
 
 Activity = Literal["call", "note", "flag_review", "data_review", "profile_update", "care_coordination", "other"]
@@ -20,7 +20,7 @@ MAX_VALUE_BYTES = 2048
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 def _check_modality(value: str | None, activity: str | None) -> str | None:
@@ -83,7 +83,7 @@ class AppointmentIn(_Body):
 def _decimalise(value: Any) -> Any:
     """JSON numbers as ``Decimal`` (DynamoDB stores no floats); refuses what DynamoDB cannot store."""
     converted = json.loads(json.dumps(value), parse_float=Decimal, parse_int=Decimal)
-    TypeSerializer().serialize(converted)
+    serialize(converted)
     return converted
 
 

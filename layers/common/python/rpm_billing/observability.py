@@ -34,7 +34,9 @@ def start_tracing() -> None:
         return
     from aws_lambda_powertools import Tracer
 
-    _tracer = Tracer(service=SERVICE_NAME)
+    # Only botocore is traced: patching every library the X-Ray SDK knows imports requests and a dozen
+    # probes at each cold start, for clients these functions do not use.
+    _tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 
 def annotate(**values: str | int | bool) -> None:

@@ -1,25 +1,30 @@
 """AWS clients, created lazily and once per container, with explicit, bounded retries.
 
-``AWS_ENDPOINT_URL`` (or a per-service variant) points every client at an emulator unchanged.
+Clients come from one botocore session: boto3 adds nothing these functions use, and importing it also loads
+its resource layer and s3transfer on every cold start. ``AWS_ENDPOINT_URL`` (or a per-service variant) points
+every client at an emulator unchanged.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from rpm_billing.db.attributes import deserialize, serialize
 
 if TYPE_CHECKING:
+    from botocore.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
-#: Standard retry mode, 3 attempts: with short timeouts the worst case stays far below the 29 s API limit.
-RETRIES = {"mode": "standard", "max_attempts": 3}
+#: Standard retry mode, 3 attempts in all (botocore's ``max_attempts`` would count retries, i.e. 4): with short
+#: timeouts the worst case stays far below the 29 s API limit.
+RETRIES = {"mode": "standard", "total_max_attempts": 3}
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+#: A botocore session may not create clients from two threads at once (the export worker runs threads).
+_creating = threading.Lock()
 
 
 def _config(**extra: Any) -> Any:
@@ -29,53 +34,58 @@ def _config(**extra: Any) -> Any:
 
 
 @lru_cache(maxsize=1)
+def _session() -> Session:
+    """The botocore session of this container (credentials and region from the environment)."""
+    import botocore.session
+
+    return botocore.session.get_session()
+
+
+def _client(service: str, **config: Any) -> Any:
+    with _creating:
+        return _session().create_client(service, config=_config(**config))
+
+
+@lru_cache(maxsize=1)
 def dynamodb() -> DynamoDBClient:
     """The DynamoDB client of this container."""
-    import boto3
-
-    return boto3.client("dynamodb", config=_config())
+    return cast("DynamoDBClient", _client("dynamodb"))
 
 
 @lru_cache(maxsize=1)
 def s3() -> S3Client:
-    """The S3 client of this container; it signs with SigV4 (boto3 presigns with SigV2 by default)."""
-    import boto3
-
-    return boto3.client("s3", config=_config(signature_version="s3v4"))
+    """The S3 client of this container; it signs with SigV4 (botocore presigns S3 with SigV2 by default)."""
+    return cast("S3Client", _client("s3", signature_version="s3v4"))
 
 
 @lru_cache(maxsize=1)
 def stepfunctions() -> SFNClient:
     """The Step Functions client of this container."""
-    import boto3
-
-    return boto3.client("stepfunctions", config=_config())
+    return cast("SFNClient", _client("stepfunctions"))
 
 
 @lru_cache(maxsize=1)
 def lambda_() -> Any:
     """The Lambda client of this container (asynchronous invokes of workers)."""
-    import boto3
-
-    return boto3.client("lambda", config=_config())
+    return _client("lambda")
 
 
 def reset_clients() -> None:
-    """Forget every client (tests and the local stack change endpoints and credentials)."""
+    """Forget every client (tests and the local stack change endpoints); the session and its loaded models stay."""
     for factory in (dynamodb, s3, stepfunctions, lambda_):
         factory.cache_clear()
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
     """Serialise a plain dict to DynamoDB JSON, dropping ``None`` values."""
-    return {key: _serializer.serialize(value) for key, value in data.items() if value is not None}
+    return {key: serialize(value) for key, value in data.items() if value is not None}
 
 
 def to_value(value: Any) -> dict[str, Any]:
     """Serialise one value to DynamoDB JSON."""
-    return dict(_serializer.serialize(value))
+    return dict(serialize(value))
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """Deserialise a DynamoDB JSON item (numbers arrive as ``Decimal``)."""
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: deserialize(value) for key, value in item.items()}

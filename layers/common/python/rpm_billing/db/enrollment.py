@@ -23,7 +23,7 @@ EnrollmentStatus = Literal["active", "ended"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class Carrier(_Record):
