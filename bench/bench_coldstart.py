@@ -8,6 +8,11 @@ every handler). The reference is a handler built the usual way: module-level Log
 boto3 clients and one route doing a GetItem. Each figure is the median of ``RUNS`` runs, taken in interleaved
 rounds (every case once per round).
 
+As deployed, the layers and function code ship bytecode (``infra.bytecode``): the children import the
+product from a copy compiled by the same bundling script with this interpreter. Third-party packages are
+compiled in the virtualenv, as in the deployed dependency layer. One more case per function imports a copy
+of the product's own code with no bytecode (third-party packages still compiled), to show what it saves.
+
 Run with ``python -m bench bench_coldstart`` (or ``make bench``).
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -60,8 +66,9 @@ def lambda_handler(event, context):
 
 CHILD = """
 import importlib, json, sys, time
-sys.path[:0] = %(paths)r
-from local.events import claims_for, rest_event
+sys.path.insert(0, %(root)r)
+from local.events import claims_for, rest_event  # its package puts the sources first: the product path wins
+sys.path[:] = [*%(paths)r, *(p for p in sys.path if p not in %(sources)r)]
 event = rest_event("GET", %(path)r, claims=claims_for("Admin", %(org)r, user_id="bench"))
 
 class Context:
@@ -70,13 +77,16 @@ class Context:
     aws_request_id = "00000000-0000-0000-0000-000000000000"
     def get_remaining_time_in_millis(self): return 30000
 
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 module = importlib.import_module(%(module)r)
 imported = time.perf_counter()
 response = module.lambda_handler(event, Context())
-handled = time.perf_counter()
+handled, cpu_handled = time.perf_counter(), time.process_time()
 print(json.dumps({"import_ms": (imported - started) * 1000, "first_ms": (handled - imported) * 1000,
-                  "status": response["statusCode"], "modules": len(sys.modules)}))
+                  "cpu_ms": (cpu_handled - cpu_started) * 1000,
+                  "status": response["statusCode"], "modules": len(sys.modules), "file": module.__file__,
+                  "compiled": getattr(module.__spec__, "cached", None) is not None
+                  and __import__("os").path.exists(module.__spec__.cached)}))
 """
 
 
@@ -130,17 +140,47 @@ def _seed(endpoint: str) -> None:
     ddb.put_item(TableName=TABLE, Item=item)
 
 
-def _once(module: str, path: str, env: dict[str, str], extra_paths: list[str]) -> dict[str, Any]:
-    """Import ``module`` and handle one GET in a fresh interpreter; its own timings."""
-    paths = [*extra_paths, str(ROOT / "layers/common/python"), str(ROOT / "functions"), str(ROOT)]
-    code = CHILD % {"paths": paths, "path": path, "org": ORG, "module": module}
+def _compiled_copy(into: Path) -> list[str]:
+    """The product's import path as deployed: the common layer and the functions, bundled with bytecode."""
+    from infra.bundling import bundle_script
+
+    packages = sorted(p.parent.name for p in (ROOT / "functions").glob("*/__init__.py"))
+    into.mkdir()
+    for name, source, entries, prune in (
+        ("common", ROOT / "layers/common", ["python"], ["__pycache__"]),
+        ("functions", ROOT / "functions", packages, ["__pycache__", "tests"]),
+    ):
+        out = into / name
+        out.mkdir()
+        env = {**os.environ, "SRC": str(source), "OUT": str(out)}
+        subprocess.run(["bash", "-c", bundle_script(entries, sys.executable, prune)], env=env, check=True)
+    return [str(into / "common/python"), str(into / "functions")]
+
+
+def _plain_copy(into: Path) -> list[str]:
+    """The product's import path with no bytecode at all (the source tree may hold caches of earlier runs)."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+    shutil.copytree(ROOT / "layers/common/python", into / "common", ignore=skip)
+    shutil.copytree(ROOT / "functions", into / "functions", ignore=skip)
+    return [str(into / "common"), str(into / "functions")]
+
+
+SOURCES = [str(ROOT / "layers/common/python"), str(ROOT / "functions")]
+
+
+def _once(module: str, path: str, env: dict[str, str], product: list[str]) -> dict[str, Any]:
+    """Import ``module`` from the ``product`` path and handle one GET in a fresh interpreter; its own timings."""
+    code = CHILD % {"root": str(ROOT), "paths": product, "sources": SOURCES, "path": path, "org": ORG, "module": module}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith('{"import_ms"')]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{module}: child failed: {done.stderr.strip().splitlines()[-1:]}")
-    return dict(json.loads(lines[-1]))
+    sample = dict(json.loads(lines[-1]))
+    if not any(str(sample["file"]).startswith(folder) for folder in product):
+        raise RuntimeError(f"{module} was imported from {sample['file']}, not from {product}")
+    return sample
 
 
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -178,7 +218,7 @@ def _env(endpoint: str, **extra: str) -> dict[str, str]:
 
 def _line(label: str, result: dict[str, Any]) -> str:
     return (
-        f"{label:<34} {result['total_ms']:7.0f} ms  (import {result['import_ms']:5.0f} + first request "
+        f"{label:<52} {result['total_ms']:7.0f} ms  (import {result['import_ms']:5.0f} + first request "
         f"{result['first_ms']:5.0f}; HTTP {result['status']}; {result['modules']} modules)"
     )
 
@@ -205,6 +245,8 @@ def run() -> list[str]:
         _seed(endpoint)
         with tempfile.TemporaryDirectory() as tmp:
             Path(tmp, "reference_handler.py").write_text(REFERENCE % {"table": TABLE})
+            compiled = _compiled_copy(Path(tmp) / "product")
+            plain = _plain_copy(Path(tmp) / "plain")
             cases: list[tuple[str, str, str, dict[str, str], list[str]]] = [
                 (
                     "reference (usual way)",
@@ -219,16 +261,18 @@ def run() -> list[str]:
                 if route is None:
                     lines.append(f"{module:<34} no GET route to measure")
                     continue
-                for label, extra in (
-                    ("tracing on, as deployed", {"POWERTOOLS_TRACE_DISABLED": "false"}),
-                    ("tracing off", {}),
+                on = {"POWERTOOLS_TRACE_DISABLED": "false"}
+                for label, extra, product in (
+                    ("as deployed: tracing on, bytecode", on, compiled),
+                    ("tracing off, bytecode", {}, compiled),
+                    ("tracing on, own code without bytecode", on, plain),
                 ):
-                    cases.append((f"{module} [{label}]", module, route, _env(endpoint, **extra), []))
+                    cases.append((f"{module} [{label}]", module, route, _env(endpoint, **extra), product))
             # Interleaved rounds: a slow spell of the machine touches every case alike, not one of them.
             samples: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in cases}
             for _ in range(RUNS):
-                for label, module, route, env, extra_paths in cases:
-                    samples[label].append(_once(module, route, env, extra_paths))
+                for label, module, route, env, product in cases:
+                    samples[label].append(_once(module, route, env, product))
             reference = _summary(samples[cases[0][0]])
             lines.append(_line(cases[0][0], reference))
             for label, *_ in cases[1:]:

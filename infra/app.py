@@ -20,6 +20,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks  # noqa: E402
 
 from infra import constants as c  # noqa: E402
 from infra import nag_register  # noqa: E402
+from infra.bytecode import SKIP_BUNDLING  # noqa: E402
 from infra.constructs.api import load_routes  # noqa: E402
 from infra.stack import BillingStack  # noqa: E402
 
@@ -84,8 +85,16 @@ def build(app: cdk.App, *, strict: bool = True, nag: bool = True) -> BillingStac
 
 
 def main() -> None:
-    """Synthesise into cdk.out (or the CLI's outdir)."""
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")), context=load_context())
+    """Synthesise into cdk.out (or the CLI's outdir).
+
+    Run directly (``make synth``, offline checks) the code assets are not bundled: bundling compiles them with
+    the runtime's interpreter or its Docker image (``infra.bytecode``). The CDK CLI (``cdk synth``/``deploy``)
+    passes its own context and bundles.
+    """
+    context = load_context()
+    if "CDK_CONTEXT_JSON" not in os.environ:
+        context.update(SKIP_BUNDLING)
+    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")), context=context)
     build(app)
     app.synth()
 

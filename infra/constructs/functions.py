@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants as c
+from infra.bytecode import compiled_code
 from infra.constants import FunctionSpec, Resource
 from infra.constructs.storage import Storage
 from rpm_billing.db import schema
@@ -70,7 +71,7 @@ class Functions(Construct):
         common = lambda_.LayerVersion(
             self,
             "CommonLayer",
-            code=lambda_.Code.from_asset(str(ROOT / "layers" / "common"), exclude=["**/__pycache__", "*.pyc"]),
+            code=compiled_code(ROOT / "layers" / "common", ["python"]),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="rpm_billing: the shared package of the billing functions",
@@ -78,7 +79,7 @@ class Functions(Construct):
         deps = lambda_.LayerVersion(
             self,
             "DependencyLayer",
-            code=lambda_.Code.from_asset(str(dependency_layer), exclude=[".complete"]),
+            code=compiled_code(dependency_layer, ["python"], exclude=[".complete"]),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="Powertools and pydantic for arm64 / Python 3.14",
@@ -153,8 +154,11 @@ class Functions(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=spec.handler,
-            code=lambda_.Code.from_asset(
-                str(ROOT / "functions"), exclude=[*others, "**/__pycache__", "*.pyc", "tests", "**/tests"]
+            code=compiled_code(
+                ROOT / "functions",
+                [spec.package],
+                exclude=[*others, "tests", "**/tests"],
+                prune=("__pycache__", "tests"),
             ),
             layers=layers,
             memory_size=spec.memory_mb,

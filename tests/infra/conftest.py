@@ -20,10 +20,11 @@ ANNOTATIONS_FAIL_SYNTH = "@aws-cdk/core:annotationsInValidationReport"
 
 @pytest.fixture(scope="session")
 def app_context() -> dict[str, object]:
-    """The app context of ``make synth`` (cdk.json), except that annotations do not fail synthesis."""
+    """The app context of ``make synth`` (cdk.json, assets not bundled), except that annotations do not fail."""
     from infra import app as infra_app
+    from infra.bytecode import SKIP_BUNDLING
 
-    return {**infra_app.load_context(), ANNOTATIONS_FAIL_SYNTH: False}
+    return {**infra_app.load_context(), **SKIP_BUNDLING, ANNOTATIONS_FAIL_SYNTH: False}
 
 
 @dataclass(frozen=True)
