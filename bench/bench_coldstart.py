@@ -218,7 +218,7 @@ def _env(endpoint: str, **extra: str) -> dict[str, str]:
 
 def _line(label: str, result: dict[str, Any]) -> str:
     return (
-        f"{label:<52} {result['total_ms']:7.0f} ms  (import {result['import_ms']:5.0f} + first request "
+        f"{label:<56} {result['total_ms']:7.0f} ms  (import {result['import_ms']:5.0f} + first request "
         f"{result['first_ms']:5.0f}; HTTP {result['status']}; {result['modules']} modules)"
     )
 

@@ -35,10 +35,18 @@ def _config(**extra: Any) -> Any:
 
 @lru_cache(maxsize=1)
 def _session() -> Session:
-    """The botocore session of this container (credentials and region from the environment)."""
+    """The botocore session of this container (credentials and region from the environment).
+
+    Its data loader knows the product's services only (``rpm_billing.db.loader``): the first client then skips
+    botocore's scan of every service folder.
+    """
     import botocore.session
 
-    return botocore.session.get_session()
+    from rpm_billing.db import loader
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", loader.create(session.get_config_variable("data_path")))
+    return session
 
 
 def _client(service: str, **config: Any) -> Any:
