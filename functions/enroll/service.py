@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from enroll.models import BillingConfigIn, DocumentIn, EnrollmentIn, EnrollmentPatch
-from rpm_billing import clock
+from rpm_billing import clock, paging
 from rpm_billing.auth import Action, Principal
 from rpm_billing.csvlists import LISTS, normalise_icd10, parse_list_csv
 from rpm_billing.db import keys
@@ -443,21 +443,6 @@ def _cursor_fields(cursor: str) -> dict[str, Any] | None:
     return plain
 
 
-def decode_key_cursor(cursor: str | None, expected_pk: str, sk_prefix: str) -> dict[str, Any] | None:
-    """The start key of a base-table cursor of one partition's ``sk_prefix`` items, or a 422 on ``query.cursor``."""
-    if not cursor:
-        return None
-    plain = _cursor_fields(cursor)
-    if (
-        plain is None
-        or set(plain) != {"PK", "SK"}
-        or plain["PK"] != expected_pk
-        or not plain["SK"].startswith(sk_prefix)
-    ):
-        raise invalid_field("query.cursor", "is not a cursor of this list")
-    return {name: {"S": value} for name, value in plain.items()}
-
-
 def decode_cursor(cursor: str | None, expected_gsi_pk: str) -> dict[str, Any] | None:
     """The start key of a cursor made by ``encode_cursor`` for this list, or a 422 naming ``query.cursor``."""
     if not cursor:
@@ -842,10 +827,11 @@ def documents_of(
 ) -> tuple[list[DocumentRecord], str | None]:
     """One page of a patient's order documents (profile read for scope, then one query) and the next cursor."""
     patient_in_scope(principal, patient_id, Action.READ)
-    start = decode_key_cursor(cursor, keys.patient_pk(principal.org_id, patient_id), keys.document_sk(""))
+    after = paging.decode_cursor(cursor, keys.document_sk(""))
+    start = keys.key(keys.patient_pk(principal.org_id, patient_id), after) if after else None
     documents, last = list_documents(principal.org_id, patient_id, limit, start)
     audit_log(principal, action="documents.list", target_type="patient", target_id=patient_id)
-    return documents, encode_cursor(last)
+    return documents, paging.encode_cursor(last["SK"]["S"] if last else None)
 
 
 def download_link(principal: Principal, patient_id: str, document_id: str) -> tuple[DocumentRecord, str, int]:

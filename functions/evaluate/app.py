@@ -19,10 +19,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluate import service
-from rpm_billing import coldstart
+from rpm_billing import coldstart, paging
 from rpm_billing.api import ApiApp, current_principal
 from rpm_billing.auth import Action
-from rpm_billing.db import billing
+from rpm_billing.db import billing, keys
 from rpm_billing.errors import NotFound
 
 app = ApiApp("rpm-billing evaluate", "Live billing status, worklist, monthly evaluation runs and billing records")
@@ -93,19 +93,23 @@ def get_evaluation(deployment_id: str, evaluation_id: str) -> dict[str, Any]:
 
 @app.get("/v1/patients/<patient_id>/billing/records", allow=Action.READ, summary="Billing records of a month")
 def get_records(
-    patient_id: str, month: Annotated[str | None, Query(description="YYYY-MM (required)")] = None
+    patient_id: str,
+    month: Annotated[str | None, Query(description="YYYY-MM (required)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size, 1 to 200")] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="The next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     principal = current_principal()
     month = service.parse_month(month or None)
+    after = paging.decode_cursor(cursor, keys.record_prefix(month))
     window = billing.read_patient_window(principal.org_id, patient_id, [])
     if window.profile is None or not principal.sees_deployment(str(window.profile.get("deployment_id") or "")):
         raise NotFound("patient not found")
-    items = billing.list_records(principal.org_id, patient_id, month)
+    items, last = billing.records_page(principal.org_id, patient_id, month, limit, after)
     return {
         "patient_id": patient_id,
         "month": month,
         "items": [service.record_json(i) for i in items],
-        "next_cursor": None,
+        "next_cursor": paging.encode_cursor(last),
     }
 
 

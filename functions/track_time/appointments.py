@@ -12,6 +12,7 @@ from rpm_billing.db.time_tracking import Entry, TransactionRefused, put_action, 
 from rpm_billing.errors import Conflict, NotFound
 from rpm_billing.ids import derived_id, new_ulid
 from rpm_billing.observability import logger
+from rpm_billing.paging import decode_cursor, encode_cursor
 from rpm_billing.settings import get_settings
 from track_time import entries
 from track_time.context import PatientContext
@@ -184,7 +185,7 @@ def log_offline(
 
 def list_page(ctx: PatientContext, limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of the patient's appointments: ``{"items", "next_cursor"}`` (api.md list shape)."""
-    start = entries.decode_cursor(cursor, keys.appointment_sk(""))
+    start = decode_cursor(cursor, keys.appointment_sk(""))
     request: dict[str, Any] = {
         "TableName": get_settings().table_name,
         "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
@@ -197,5 +198,5 @@ def list_page(ctx: PatientContext, limit: int, cursor: str | None) -> dict[str, 
     last = response.get("LastEvaluatedKey")
     return {
         "items": [public(from_item(item)) for item in response.get("Items", [])],
-        "next_cursor": entries.encode_cursor(last["SK"]["S"] if last else None),
+        "next_cursor": encode_cursor(last["SK"]["S"] if last else None),
     }

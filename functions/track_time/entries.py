@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,6 +14,7 @@ from rpm_billing.db import time_tracking as repo
 from rpm_billing.db.time_tracking import Entry, Marker, MonthDelta, TransactionRefused
 from rpm_billing.errors import Conflict, NotFound, Unavailable, invalid_field
 from rpm_billing.observability import logger
+from rpm_billing.paging import decode_cursor, encode_cursor
 from track_time.context import PatientContext
 
 #: Label -> action; the labels name which condition failed when a transaction is cancelled.
@@ -340,24 +339,6 @@ def remove(ctx: PatientContext, principal: Principal, entry_id: str, reason: str
 
 
 # Listing ----------------------------------------------------------------------------------------------------
-
-
-def encode_cursor(sk: str | None) -> str | None:
-    """The opaque ``next_cursor`` of a page that ended at ``sk`` (``None`` after the last page)."""
-    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=") if sk else None
-
-
-def decode_cursor(cursor: str | None, prefix: str) -> str | None:
-    """The SK a ``cursor`` stands for; 422 naming ``query.cursor`` when it was not issued for this listing."""
-    if not cursor:
-        return None
-    try:
-        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        sk = ""
-    if not sk.startswith(prefix):
-        raise invalid_field("query.cursor", "is not a cursor of this listing")
-    return sk
 
 
 def list_month(ctx: PatientContext, month: str, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -8,6 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from rpm_billing.db.keys import record_sk
+from rpm_billing.paging import encode_cursor
+
 from .conftest import staff
 
 Api = Callable[..., Any]
@@ -142,7 +145,10 @@ def test_list_documents_pages_with_a_cursor(configured: Api) -> None:
     assert sorted(listed) == sorted(d["document_id"] for d in created)
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor", "eyJQSyI6ICJ4In0"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor", "eyJQSyI6ICJ4In0", str(encode_cursor(record_sk("2026-11", "99454", "2026-11-01")))],
+)
 def test_list_documents_foreign_cursor_is_422(configured: Api, cursor: str) -> None:
     # Given: a cursor this list did not issue
     # When

@@ -143,3 +143,59 @@ def test_get_records_without_month_is_422(call_api: Any, workflow_aws: Workflow,
     # Then
     assert status == 422
     assert body["error"]["fields"][0]["path"] == "query.month"
+
+
+def _records(call_api: Any, tenant: Tenant, pid: str, **query: str) -> Any:
+    return call_api(
+        lambda_handler,
+        "GET",
+        f"/v1/patients/{pid}/billing/records",
+        query={"month": "2026-11", **query},
+        claims=tenant.claims("Contributor"),
+    )
+
+
+def test_get_records_pages_with_limit_and_cursor(call_api: Any, workflow_aws: Workflow, flow_tenant: Tenant) -> None:
+    # Given: an evaluated November with several records, and the whole month in one page
+    pid = flow_tenant.billable_november()
+    _post(call_api, flow_tenant, {"month": "2026-11"})
+    workflow_aws.wait(workflow_aws.executions()[0]["executionArn"])
+    whole = _records(call_api, flow_tenant, pid, limit="200")[2]
+    # When: the month is read one record per page, following next_cursor
+    pages, cursor = [], None
+    while True:
+        status, _, body = _records(call_api, flow_tenant, pid, limit="1", **({"cursor": cursor} if cursor else {}))
+        assert status == 200
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    # Then: every page holds at most one record, and together they are the month's records in the same order
+    assert len(whole["items"]) >= 3
+    assert whole["next_cursor"] is None
+    assert all(len(page) <= 1 for page in pages)
+    assert [item for page in pages for item in page] == whole["items"]
+
+
+def test_get_records_refuses_a_cursor_of_another_list_or_a_bad_limit(
+    call_api: Any, workflow_aws: Workflow, flow_tenant: Tenant
+) -> None:
+    # Given: an enrolled patient, a cursor of October's records, one of time entries and a garbled one
+    from rpm_billing.db import keys
+    from rpm_billing.paging import encode_cursor
+
+    pid = flow_tenant.billable_november()
+    foreign = [
+        encode_cursor(keys.record_sk("2026-10", "99454", "2026-10-01")),
+        encode_cursor(keys.entry_sk("2026-11", "X")),
+        "%%%not-base64",
+    ]
+    # When
+    replies = [_records(call_api, flow_tenant, pid, cursor=str(cursor)) for cursor in foreign]
+    zero = _records(call_api, flow_tenant, pid, limit="0")
+    # Then: each is a 422 naming the parameter
+    for status, _, body in replies:
+        assert status == 422
+        assert body["error"]["fields"][0]["path"] == "query.cursor"
+    assert zero[0] == 422
+    assert zero[2]["error"]["fields"][0]["path"] == "query.limit"

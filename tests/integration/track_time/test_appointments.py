@@ -232,7 +232,7 @@ def test_get_appointments_lists_only_this_patients(seeded: None, api: Any) -> No
 
 def test_get_appointments_foreign_cursor_is_422(seeded: None, api: Any) -> None:
     # Given: a cursor of another listing (time entries of March)
-    from track_time.entries import encode_cursor
+    from rpm_billing.paging import encode_cursor
 
     cursor = encode_cursor(keys.entry_sk("2026-03", "X"))
 

@@ -315,12 +315,41 @@ def write_patient_month(org_id: str, patient_id: str, month: str, write: MonthWr
 
 
 def list_records(org_id: str, patient_id: str, month: str) -> list[dict[str, Any]]:
-    """A patient's billing records of a month (one Query on the patient partition, ``RECORD#{month}#``)."""
+    """A patient's billing records of a month (Query pages on the patient partition, ``RECORD#{month}#``)."""
     items: list[dict[str, Any]] = []
-    prefix = f"RECORD#{month}#"
+    prefix = keys.record_prefix(month)
     for page in query_pages(keys.patient_pk(org_id, patient_id), index=None, sk_prefix=prefix):
         items.extend(page)
     return items
+
+
+def records_page(
+    org_id: str, patient_id: str, month: str, limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a patient's billing records of a month, in code and period order (one Query).
+
+    Args:
+        org_id: The patient's organisation.
+        patient_id: The patient.
+        month: ``YYYY-MM``.
+        limit: The most records to return.
+        after: The ``SK`` the previous page ended at (``None``: the first page).
+
+    Returns:
+        The records (plain dicts) and the ``SK`` to continue after, ``None`` when DynamoDB saw no more.
+    """
+    pk = keys.patient_pk(org_id, patient_id)
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.record_prefix(month)}},
+        "Limit": limit,
+    }
+    if after:
+        request["ExclusiveStartKey"] = keys.key(pk, after)
+    response = dynamodb().query(**request)
+    last = response.get("LastEvaluatedKey")
+    return [from_item(raw) for raw in response.get("Items", [])], (last["SK"]["S"] if last else None)
 
 
 # Evaluation runs ------------------------------------------------------------------------------------------

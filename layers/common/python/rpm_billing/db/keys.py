@@ -122,8 +122,12 @@ def document_sk(document_id: str) -> str:
     return f"DOC#{document_id}"
 
 
+def record_prefix(month: str) -> str:
+    return f"RECORD#{month}#"
+
+
 def record_sk(month: str, code: str, period_start: str) -> str:
-    return f"RECORD#{month}#{code}#{period_start}"
+    return f"{record_prefix(month)}{code}#{period_start}"
 
 
 def export_pk(org_id: str, export_id: str) -> str:
