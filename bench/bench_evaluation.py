@@ -1,4 +1,4 @@
-"""Monthly evaluation throughput: synthetic patients through the batch step on moto (in-process).
+"""Monthly evaluation throughput: synthetic patients through the batch step's entry point on moto (in-process).
 
 Prints patients per second and DynamoDB requests per patient-month. moto is far slower than DynamoDB, so the
 rate is a floor for the handler's own cost (engine, serialisation, one read and one write per patient), not an
@@ -127,7 +127,7 @@ def run() -> list[str]:
     import boto3
     from moto import mock_aws
 
-    from evaluate import service
+    from evaluate import steps
     from local.emulator import cheap_transaction_snapshots
     from rpm_billing import clock
     from rpm_billing.db import billing, client
@@ -158,7 +158,7 @@ def run() -> list[str]:
             evaluated = written = failures = 0
             started = time.perf_counter()
             for offset in range(0, len(ids), BATCH):
-                result = service.evaluate_batch(
+                result = steps.evaluate_batch_handler(
                     {
                         "org_id": ORG,
                         "deployment_id": DEP,
@@ -166,7 +166,8 @@ def run() -> list[str]:
                         "evaluation_id": "cpt-dep-bench-2026-11-r1",
                         "run": 1,
                         "batch": {"batch": offset // BATCH, "patient_ids": ids[offset : offset + BATCH]},
-                    }
+                    },
+                    None,
                 )
                 evaluated += result["patients_evaluated"]
                 written += result["records_written"]

@@ -13,13 +13,13 @@ How it is measured:
   facts with one interactive call) and the month's time entries; patients differ in names, zones and amounts
   but have the same billing shape, so every one has the same number of billing status rows. A tiny third
   deployment serves as a warm-up.
-- Each export runs in a fresh child process pointed at the server with ``AWS_ENDPOINT_URL``. The child first
-  builds the tiny export (imports, clients, the rules engine and the ZIP path are then warm, as in a warm
-  Lambda container), then the measured one, with ``tracemalloc`` started and its peak reset right before the
-  call: the figure is that peak minus the traced memory at the start (Python allocations only). The same run
-  also resets the kernel's RSS high-water mark (``/proc/self/clear_refs``) and reads ``VmHWM`` afterwards, so
-  the peak RSS growth counts C allocations too (zlib, the HTTP buffers) and tracemalloc's own bookkeeping,
-  which is printed beside it.
+- Each export runs in a fresh child process pointed at the server with ``AWS_ENDPOINT_URL``, through the
+  worker's entry point as Lambda calls it. The child first builds the tiny export (imports, clients, the rules
+  engine and the ZIP path are then warm, as in a warm Lambda container), then the measured one, with
+  ``tracemalloc`` started and its peak reset right before the call: the figure is that peak minus the traced
+  memory at the start (Python allocations only). The same run also resets the kernel's RSS high-water mark
+  (``/proc/self/clear_refs``) and reads ``VmHWM`` afterwards, so the peak RSS growth counts C allocations too
+  (zlib, the HTTP buffers) and tracemalloc's own bookkeeping, which is printed beside it.
 - The large export's ZIP is downloaded and opened: every seeded patient must have the same number of billing
   status rows as in the small export and exactly its time entries, and the manifest must agree.
 
@@ -202,7 +202,8 @@ def status_kib(name):
 
 clock.pin(datetime(2026, 12, 4, 15, 0, tzinfo=UTC))
 logger.setLevel("WARNING")
-if worker.run(%(org)r, %(warm)r) != "succeeded":
+# Through the deployed entry point, which turns the cyclic collector back on (rpm_billing.coldstart).
+if worker.lambda_handler({"org_id": %(org)r, "export_id": %(warm)r}, None) != {"status": "succeeded"}:
     raise SystemExit("warm-up export failed")
 gc.collect()
 rss_before = status_kib("VmRSS")
@@ -218,7 +219,7 @@ base = tracemalloc.get_traced_memory()[0]
 tracemalloc.reset_peak()
 own_before = tracemalloc.get_tracemalloc_memory()
 started = time.perf_counter()
-status = worker.run(%(org)r, %(export)r)
+status = worker.lambda_handler({"org_id": %(org)r, "export_id": %(export)r}, None)["status"]
 elapsed = time.perf_counter() - started
 peak = tracemalloc.get_traced_memory()[1] - base
 own = tracemalloc.get_tracemalloc_memory() - own_before

@@ -24,7 +24,7 @@ def batch_manifest_key(evaluation_id: str) -> str:
     return f"runs/{evaluation_id}/batches.json"
 
 
-@coldstart.ends_initialisation
+@coldstart.ends_initialisation_before_work
 def list_patients_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Write the enrolled patients of the deployment, in batches, to the work bucket for the distributed map."""
     ids = list(billing.iter_enrolled_patient_ids(str(event["org_id"]), str(event["deployment_id"])))
@@ -38,13 +38,13 @@ def list_patients_handler(event: dict[str, Any], context: Any) -> dict[str, Any]
     return {"bucket": bucket, "key": key, "count": len(batches), "patients": len(ids)}
 
 
-@coldstart.ends_initialisation
+@coldstart.ends_initialisation_before_work
 def evaluate_batch_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Evaluate one batch of patients (the distributed map's item)."""
     return service.evaluate_batch(event)
 
 
-@coldstart.ends_initialisation
+@coldstart.ends_initialisation_before_work
 def summarise_run_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Write the run's summary onto its EVAL item: failed if a step failed, else succeeded (failures listed)."""
     evaluated, written, failures, count = service.summarise(event.get("results") or [])
@@ -78,7 +78,7 @@ def summarise_run_handler(event: dict[str, Any], context: Any) -> dict[str, Any]
     }
 
 
-@coldstart.ends_initialisation
+@coldstart.ends_initialisation_before_work
 def monthly_trigger_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Start run 1 of the month that just ended for every billing-enabled deployment (scheduled monthly)."""
     month = service.trigger_month(event or {})

@@ -148,7 +148,7 @@ def run(org_id: str, export_id: str, *, evaluator: report.Evaluator | None = Non
         logger.remove_keys(["org_id", "export_id"])
 
 
-@coldstart.ends_initialisation
+@coldstart.ends_initialisation_before_work
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point of the asynchronous invocation: ``{"org_id", "export_id"}``."""
     org_id, export_id = str(event.get("org_id") or ""), str(event.get("export_id") or "")

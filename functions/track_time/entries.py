@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from rpm_billing import clock
 from rpm_billing.auth import Principal
 from rpm_billing.db import audit, keys
@@ -50,6 +52,23 @@ def _replayed(idem: Idempotency, user_id: str) -> tuple[int, dict[str, Any]]:
         raise Conflict("the Idempotency-Key was already used for a different request")
     logger.info("idempotent replay", marker_id=idem.marker_id)
     return marker.status_code, marker.response
+
+
+def _store_replay(idem: Idempotency, response: dict[str, Any]) -> None:
+    """Give the marker the response with the total read back, so that a replay answers the same.
+
+    The entry is committed whatever happens here: if the update fails, the caller still gets its response and a
+    replay reports the total as estimated before the write (logged, with no PHI).
+    """
+    try:
+        repo.store_marker_response(idem.marker_id, response)
+    except (ClientError, BotoCoreError) as error:
+        code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+        logger.warning(
+            "replay response keeps the estimated month total",
+            marker_id=idem.marker_id,
+            error_code=code or type(error).__name__,
+        )
 
 
 def _refusal(refused: TransactionRefused, field: str) -> None:
@@ -104,9 +123,10 @@ def commit(
             logger.info("month total moved, retrying", month=month, attempt=attempt + 1)
             continue
         if not exact:
-            # NOTE: the idempotency marker of this attempt stores the estimate; a replay reports that estimate.
             after = repo.read_total(ctx.scope, month)
             response["month_total_seconds"] = after
+            if idem is not None:
+                _store_replay(idem, response)
         repo.remember_total(ctx.scope, month, after)
         return response
     raise Unavailable("too many concurrent changes to this patient's month; retry")

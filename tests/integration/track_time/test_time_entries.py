@@ -567,3 +567,57 @@ def _audit_actions() -> list[str]:
 
     items = dynamodb().scan(TableName=get_settings().table_name)["Items"]
     return [item["action"]["S"] for item in items if item["PK"]["S"].startswith("AUDIT#")]
+
+
+def _contended(monkeypatch: pytest.MonkeyPatch, api: Any) -> None:
+    """Another clinician's 900 s in March, this container's remembered total stale, and every attempt sent as
+    under contention (without the exact-total expectation, the total read back after the commit)."""
+    from rpm_billing.db import time_tracking
+
+    api("POST", ENTRIES, entry_body(duration=900), key="theirs", user="clin-2")
+    time_tracking.forget_totals()
+    monkeypatch.setattr(time_tracking, "EXACT_ATTEMPTS", 0)
+
+
+def test_a_replay_after_contention_answers_what_the_first_request_did(
+    seeded: None, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a write under contention, whose total was estimated as 600 s before the commit
+    _contended(monkeypatch, api)
+    first = api("POST", ENTRIES, entry_body(duration=600), key="mine")
+
+    # When: the same request is replayed
+    replay = api("POST", ENTRIES, entry_body(duration=600), key="mine")
+
+    # Then: both report the total read back after the commit, not the estimate
+    assert first[0] == 201
+    assert first[1]["month_total_seconds"] == 1500
+    assert replay == first
+    assert month_item("2026-03")["entry_count"] == 2
+
+
+def test_a_failed_replay_update_still_answers_the_committed_entry(
+    seeded: None, api: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given: a write under contention, and the marker's update failing after the commit
+    from botocore.exceptions import ClientError
+
+    from rpm_billing.db import time_tracking
+
+    _contended(monkeypatch, api)
+
+    def refuse(*_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(time_tracking, "store_marker_response", refuse)
+
+    # When
+    with caplog.at_level(logging.INFO):
+        status, body = api("POST", ENTRIES, entry_body(duration=600), key="mine")
+
+    # Then: the entry is committed and answered with the total read back; the failure is logged without PHI
+    assert (status, body["month_total_seconds"]) == (201, 1500)
+    assert month_item("2026-03")["entry_count"] == 2
+    logs = captured_logs(caplog)
+    assert "replay response keeps the estimated month total" in logs
+    assert "ProvisionedThroughputExceededException" in logs

@@ -82,11 +82,31 @@ def test_importing_a_function_package_pauses_the_collector() -> None:
     assert gc.isenabled()
 
 
+def test_a_worker_collects_from_the_start_of_its_first_invocation(paused: None) -> None:
+    # Given a paused collector and a worker entry point
+    calls: list[Any] = []
+
+    @coldstart.ends_initialisation_before_work
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(gc.isenabled())
+        return {"ok": True}
+
+    # When its first invocation runs
+    result = handler({}, None)
+    # Then the collector was already on for the work, whose garbage grows with the data
+    assert result == {"ok": True}
+    assert calls == [True]
+    assert gc.get_freeze_count() > 0
+
+
 @pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
 def test_every_deployed_entry_point_resumes_the_collector(function_id: str) -> None:
     # Given the handler path the stack deploys for a function
     module_name, _, attribute = FUNCTIONS[function_id].handler.rpartition(".")
     # When the entry point is resolved as Lambda resolves it
     entry_point = getattr(importlib.import_module(module_name), attribute)
-    # Then it is wrapped, so its first invocation turns the collector back on
+    # Then it is wrapped, so its first invocation turns the collector back on: after an API request (bounded),
+    # before a worker's job (an export or an evaluation batch, which grow with the number of patients)
     assert getattr(entry_point, "ends_initialisation", False) is True
+    is_api = module_name.endswith(".app")
+    assert getattr(entry_point, "collects_during_work", False) is not is_api

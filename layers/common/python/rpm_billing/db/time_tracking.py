@@ -17,7 +17,9 @@ the expected total comes from a per-container cache (a fresh month is expected a
 the cancellation reason returns the current item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``) and the
 transaction is sent again with the value it returned. The ``ADD`` alone already makes concurrent writers
 safe; the expectation only makes the reported total exact. So a time entry costs one request in a warm
-container without contention, two in a cold container whose month already has entries.
+container without contention, two in a cold container whose month already has entries. Under sustained
+contention the caller stops expecting after ``EXACT_ATTEMPTS``, reads the total back and stores the final
+response in the idempotency marker (``store_marker_response``): six requests at most.
 
 Overlap guard ("busy minutes"): per clinician, patient and UTC hour, an item ``BUSY#{user}#{YYYY-MM-DDTHH}``
 records which minutes are taken. For minute ``m`` of the hour:
@@ -476,6 +478,22 @@ def marker_action(marker: Marker) -> dict[str, Any]:
         "expires_at": int(clock.now().timestamp()) + MARKER_TTL_SECONDS,
     }
     return put_action(item, "attribute_not_exists(PK)")
+
+
+def store_marker_response(marker_id: str, response: dict[str, Any]) -> None:
+    """Replace the response a committed marker holds (one ``UpdateItem``; the marker must exist).
+
+    Used when the response was completed after the commit (the month total read back under contention), so
+    that a replay answers exactly what the first request did.
+    """
+    dynamodb().update_item(
+        TableName=get_settings().table_name,
+        Key=keys.key(keys.idempotency_pk(marker_id), keys.IDEMPOTENCY_SK),
+        UpdateExpression="SET #response = :response",
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeNames={"#response": "response"},
+        ExpressionAttributeValues={":response": {"S": json.dumps(response, separators=(",", ":"))}},
+    )
 
 
 def marker_from_item(item: Mapping[str, Any]) -> Marker | None:
