@@ -21,6 +21,7 @@ from typing import Any
 
 from local.functions import (
     EXPORT_WORKER_FUNCTION,
+    RUNTIME,
     WORKFLOW_FUNCTIONS,
     FakeContext,
     available_workers,
@@ -365,7 +366,7 @@ class Emulator:
                 pass
             created = client.create_function(
                 FunctionName=name,
-                Runtime="python3.13",
+                Runtime=RUNTIME,
                 Role=role_arn,
                 Handler=handler,
                 Code={"ZipFile": code},

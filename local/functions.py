@@ -32,6 +32,9 @@ WORKFLOW_FUNCTIONS = {
 }
 EXPORT_WORKER_FUNCTION = "rpm-billing-export-worker"
 
+#: The deployed functions' runtime (the stack's ``Runtime.PYTHON_3_14``); the emulator only records it.
+RUNTIME = "python3.14"
+
 
 def module_exists(name: str) -> bool:
     """Whether a module can be imported (without importing it)."""

@@ -165,12 +165,12 @@ def test_local_functions_run_the_template_handlers_under_the_template_names(
     synth: Any, local_stack: LocalStack
 ) -> None:
     # Given the functions in the template
-    deployed = {name: fn["Handler"] for name, fn in _template_functions(synth).items()}
+    deployed = {name: (fn["Handler"], fn["Runtime"]) for name, fn in _template_functions(synth).items()}
 
     # When the local stack's functions are described
-    local = {name: fn["Handler"] for name, fn in local_stack.functions.items()}
+    local = {name: (fn["Handler"], fn["Runtime"]) for name, fn in local_stack.functions.items()}
 
-    # Then each local function has a deployed namesake with the same handler
+    # Then each local function has a deployed namesake with the same handler and runtime
     assert local
     assert local == {name: deployed.get(name) for name in local}
 
