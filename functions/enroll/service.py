@@ -828,10 +828,9 @@ def documents_of(
     """One page of a patient's order documents (profile read for scope, then one query) and the next cursor."""
     patient_in_scope(principal, patient_id, Action.READ)
     after = paging.decode_cursor(cursor, keys.document_sk(""))
-    start = keys.key(keys.patient_pk(principal.org_id, patient_id), after) if after else None
-    documents, last = list_documents(principal.org_id, patient_id, limit, start)
+    documents, last = list_documents(principal.org_id, patient_id, limit, after)
     audit_log(principal, action="documents.list", target_type="patient", target_id=patient_id)
-    return documents, paging.encode_cursor(last["SK"]["S"] if last else None)
+    return documents, paging.encode_cursor(last)
 
 
 def download_link(principal: Principal, patient_id: str, document_id: str) -> tuple[DocumentRecord, str, int]:

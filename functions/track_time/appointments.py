@@ -7,7 +7,7 @@ from typing import Any
 from rpm_billing import clock
 from rpm_billing.auth import Principal
 from rpm_billing.db import audit, keys
-from rpm_billing.db.client import dynamodb, from_item
+from rpm_billing.db.client import dynamodb, from_item, query_page
 from rpm_billing.db.time_tracking import Entry, TransactionRefused, put_action, send
 from rpm_billing.errors import Conflict, NotFound
 from rpm_billing.ids import derived_id, new_ulid
@@ -185,18 +185,6 @@ def log_offline(
 
 def list_page(ctx: PatientContext, limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of the patient's appointments: ``{"items", "next_cursor"}`` (api.md list shape)."""
-    start = decode_cursor(cursor, keys.appointment_sk(""))
-    request: dict[str, Any] = {
-        "TableName": get_settings().table_name,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": ctx.scope.pk}, ":prefix": {"S": keys.appointment_sk("")}},
-        "Limit": limit,
-    }
-    if start:
-        request["ExclusiveStartKey"] = keys.key(ctx.scope.pk, start)
-    response = dynamodb().query(**request)
-    last = response.get("LastEvaluatedKey")
-    return {
-        "items": [public(from_item(item)) for item in response.get("Items", [])],
-        "next_cursor": encode_cursor(last["SK"]["S"] if last else None),
-    }
+    after = decode_cursor(cursor, keys.appointment_sk(""))
+    items, last = query_page(ctx.scope.pk, keys.appointment_sk(""), limit, after)
+    return {"items": [public(from_item(item)) for item in items], "next_cursor": encode_cursor(last)}

@@ -20,7 +20,7 @@ from typing import Any
 
 from rpm_billing import clock
 from rpm_billing.db import keys
-from rpm_billing.db.client import dynamodb, from_item, to_item, to_value
+from rpm_billing.db.client import dynamodb, from_item, query_page, to_item, to_value
 from rpm_billing.observability import logger
 from rpm_billing.settings import get_settings
 
@@ -338,18 +338,8 @@ def records_page(
     Returns:
         The records (plain dicts) and the ``SK`` to continue after, ``None`` when DynamoDB saw no more.
     """
-    pk = keys.patient_pk(org_id, patient_id)
-    request: dict[str, Any] = {
-        "TableName": get_settings().table_name,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": keys.record_prefix(month)}},
-        "Limit": limit,
-    }
-    if after:
-        request["ExclusiveStartKey"] = keys.key(pk, after)
-    response = dynamodb().query(**request)
-    last = response.get("LastEvaluatedKey")
-    return [from_item(raw) for raw in response.get("Items", [])], (last["SK"]["S"] if last else None)
+    items, last = query_page(keys.patient_pk(org_id, patient_id), keys.record_prefix(month), limit, after)
+    return [from_item(raw) for raw in items], last
 
 
 # Evaluation runs ------------------------------------------------------------------------------------------

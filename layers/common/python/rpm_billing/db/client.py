@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from rpm_billing.db.attributes import deserialize, serialize
+from rpm_billing.settings import get_settings
 
 if TYPE_CHECKING:
     from botocore.session import Session
@@ -97,3 +98,40 @@ def to_value(value: Any) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """Deserialise a DynamoDB JSON item (numbers arrive as ``Decimal``)."""
     return {key: deserialize(value) for key, value in item.items()}
+
+
+def query_page(
+    pk: str,
+    sk_prefix: str,
+    limit: int,
+    after: str | None,
+    *,
+    filter_expression: str | None = None,
+    filter_values: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a partition's items whose ``SK`` starts with ``sk_prefix``, in ``SK`` order (one Query).
+
+    Args:
+        pk: The partition.
+        sk_prefix: The sort-key prefix of the list's items.
+        limit: The most items DynamoDB evaluates (a filter may return fewer).
+        after: The ``SK`` the previous page ended at (``None``: the first page).
+        filter_expression: An optional ``FilterExpression``.
+        filter_values: The expression values it uses.
+
+    Returns:
+        The raw DynamoDB items and the ``SK`` to continue after, ``None`` when DynamoDB saw no more.
+    """
+    request: dict[str, Any] = {
+        "TableName": get_settings().table_name,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": sk_prefix}, **(filter_values or {})},
+        "Limit": limit,
+    }
+    if filter_expression:
+        request["FilterExpression"] = filter_expression
+    if after:
+        request["ExclusiveStartKey"] = {"PK": {"S": pk}, "SK": {"S": after}}
+    response = dynamodb().query(**request)
+    last = response.get("LastEvaluatedKey")
+    return list(response.get("Items", [])), (last["SK"]["S"] if last else None)

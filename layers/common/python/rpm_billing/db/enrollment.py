@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from rpm_billing.db import keys
-from rpm_billing.db.client import dynamodb, from_item
+from rpm_billing.db.client import dynamodb, from_item, query_page
 from rpm_billing.settings import get_settings
 
 BillingState = Literal["awaiting", "enrolled", "ended"]
@@ -239,22 +239,11 @@ def get_document(org_id: str, patient_id: str, document_id: str) -> DocumentReco
 
 
 def list_documents(
-    org_id: str, patient_id: str, limit: int = 100, start_key: dict[str, Any] | None = None
-) -> tuple[list[DocumentRecord], dict[str, Any] | None]:
-    """One page of a patient's order documents, oldest first, and the key to resume after it (one query)."""
-    request: dict[str, Any] = {
-        "TableName": get_settings().table_name,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :doc)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": keys.patient_pk(org_id, patient_id)},
-            ":doc": {"S": keys.document_sk("")},
-        },
-        "Limit": limit,
-    }
-    if start_key:
-        request["ExclusiveStartKey"] = start_key
-    response = dynamodb().query(**request)
-    return [document_from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+    org_id: str, patient_id: str, limit: int = 100, after: str | None = None
+) -> tuple[list[DocumentRecord], str | None]:
+    """One page of a patient's order documents, oldest first, and the SK to resume after (one query)."""
+    items, last = query_page(keys.patient_pk(org_id, patient_id), keys.document_sk(""), limit, after)
+    return [document_from_item(item) for item in items], last
 
 
 def list_patients_page(

@@ -47,7 +47,7 @@ from typing import Any, Literal
 
 from rpm_billing import clock
 from rpm_billing.db import keys
-from rpm_billing.db.client import dynamodb, from_item, to_item, to_value
+from rpm_billing.db.client import dynamodb, from_item, query_page, to_item, to_value
 from rpm_billing.settings import get_settings
 
 #: Idempotency markers live 48 h (the window in which a client may retry a lost response).
@@ -657,23 +657,15 @@ def find_entry(scope: Scope, entry_id: str) -> Entry | None:
 
 def list_entries(scope: Scope, month: str, limit: int, start_sk: str | None) -> tuple[list[Entry], str | None]:
     """One page of a month's entries (deleted ones left out), oldest id first, and the SK to continue from."""
-    request: dict[str, Any] = {
-        "TableName": get_settings().table_name,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "FilterExpression": "deleted <> :true",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": scope.pk},
-            ":prefix": {"S": keys.entry_sk(month, "")},
-            ":true": {"BOOL": True},
-        },
-        "Limit": limit,
-    }
-    if start_sk:
-        request["ExclusiveStartKey"] = keys.key(scope.pk, start_sk)
-    response = dynamodb().query(**request)
-    entries = [entry_from_item(item) for item in response.get("Items", [])]
-    last = response.get("LastEvaluatedKey")
-    return entries, (last["SK"]["S"] if last else None)
+    items, last = query_page(
+        scope.pk,
+        keys.entry_sk(month, ""),
+        limit,
+        start_sk,
+        filter_expression="deleted <> :true",
+        filter_values={":true": {"BOOL": True}},
+    )
+    return [entry_from_item(item) for item in items], last
 
 
 def started_iso(value: datetime) -> datetime:
